@@ -1,0 +1,75 @@
+"""The compiled CUDA op: loading, fake (meta) kernels and autograd.
+
+``csrc/`` declares two operators in the ``fastmax`` namespace::
+
+    fastmax::fwd(q, k, v, causal, a0, a1) -> (out, den)
+    fastmax::bwd(grad_out, q, k, v, out, den, causal, a0, a1) -> (dq, dk, dv)
+
+``den`` is the float32 denominator of every query, kept for the backward pass. This module adds
+the shape functions that ``torch.compile`` traces with and the autograd formula, so the op is one
+node in a compiled graph. When the extension was not built, :func:`extension_loaded` is False and
+:func:`extension_error` says why.
+"""
+
+from __future__ import annotations
+
+import torch
+
+try:
+    from fastmax import _C  # noqa: F401  (importing registers torch.ops.fastmax)
+except ImportError as error:  # CPU-only install or a failed build
+    _IMPORT_ERROR: str | None = f"{type(error).__name__}: {error}"
+else:
+    _IMPORT_ERROR = None
+
+SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+SUPPORTED_HEAD_DIMS = (32, 64, 128, 256)
+
+
+def extension_loaded() -> bool:
+    """True when the compiled extension imported and registered ``torch.ops.fastmax``."""
+    return _IMPORT_ERROR is None
+
+
+def extension_error() -> str | None:
+    """Why the extension is absent, or None when it loaded."""
+    return _IMPORT_ERROR
+
+
+def cuda_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, a0: float, a1: float
+) -> torch.Tensor:
+    """Fastmax (p = 1) of already-normalised CUDA tensors through the compiled kernels."""
+    out, _ = torch.ops.fastmax.fwd(q, k, v, causal, float(a0), float(a1))
+    return out
+
+
+def _fake_fwd(q, k, v, causal, a0, a1):
+    b, h, n, _ = q.shape
+    out = q.new_empty((b, h, n, v.shape[3]))
+    den = q.new_empty((b, h, n), dtype=torch.float32)
+    return out, den
+
+
+def _fake_bwd(grad_out, q, k, v, out, den, causal, a0, a1):
+    return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+
+
+def _setup_context(ctx, inputs, output):
+    q, k, v, causal, a0, a1 = inputs
+    out, den = output
+    ctx.save_for_backward(q, k, v, out, den)
+    ctx.causal, ctx.a0, ctx.a1 = causal, a0, a1
+    ctx.mark_non_differentiable(den)
+
+
+def _backward(ctx, grad_out, _grad_den):
+    q, k, v, out, den = ctx.saved_tensors
+    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, ctx.causal, ctx.a0, ctx.a1)
+    return dq, dk, dv, None, None, None
+
+
+if _IMPORT_ERROR is None:
+    torch.library.register_fake("fastmax::fwd")(_fake_fwd)
+    torch.library.register_fake("fastmax::bwd")(_fake_bwd)
+    torch.library.register_autograd("fastmax::fwd", _backward, setup_context=_setup_context)
