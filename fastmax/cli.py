@@ -19,9 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "split Fastmax time into compute and data movement",
     ),
     "tokenizer": ("fastmax.data.tokenizer", "build a tokenizer folder offline (gpt2)"),
-    "prepare": ("fastmax.data.prepare", "tokenize a corpus (wiki40b) into LitData shards"),
+    "prepare": ("fastmax.data.prepare", "make the sample corpus or tokenize wiki40b into shards"),
     "train": ("fastmax.train", "pretrain a softmax or Fastmax model with LitGPT"),
     "bench-train": ("fastmax.bench.training", "training throughput: softmax vs Fastmax vs none"),
+    "plot-train": ("fastmax.train_curves", "training-loss curves of softmax vs Fastmax runs"),
     "evaluate": ("fastmax.evaluate.run", "evaluate a checkpoint with lm-eval"),
     "report": ("fastmax.evaluate.report", "side-by-side table of evaluation results"),
 }
