@@ -84,6 +84,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT, LDP = S::LDP, LDC = S::LDC, LDS = S::LDS;
   constexpr int MT = S::MT;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
+  constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* smem = reinterpret_cast<T*>(smem_raw);
@@ -233,6 +234,9 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   };
 
   // Publish S (times s) and sigma for the next chunk; the caller synchronises around it.
+  // float32 keeps the master state in shared memory and adds each chunk's products to it with
+  // ordinary rounding: the matrix units' accumulator, fed a whole sequence, drifts by about
+  // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
   auto publish_state = [&]() {
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi) {
@@ -241,11 +245,28 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
         T* dst = s_state + (16 * mt + g8) * LDS + 8 * j + 2 * t4;
-        F::store2(dst, s_scale * sacc[mi][j][0], s_scale * sacc[mi][j][1]);
-        F::store2(dst + 8 * LDS, s_scale * sacc[mi][j][2], s_scale * sacc[mi][j][3]);
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          float* acc = &sacc[mi][j][2 * half];
+          T* at = dst + 8 * half * LDS;
+          if constexpr (kMasterInSmem) {
+            const float2 old = F::load2(at);
+            F::store2(at, old.x + s_scale * acc[0], old.y + s_scale * acc[1]);
+            acc[0] = acc[1] = 0.f;
+          } else {
+            F::store2(at, s_scale * acc[0], s_scale * acc[1]);
+          }
+        }
       }
     }
-    if (tid < QTE) s_sigma[tid] = sigma_acc;
+    if (tid < QTE) {
+      if constexpr (kMasterInSmem) {
+        s_sigma[tid] += sigma_acc;
+        sigma_acc = 0.f;
+      } else {
+        s_sigma[tid] = sigma_acc;
+      }
+    }
   };
 
   // out = A S (state in shared memory) for this warp's 16 rows.
@@ -315,9 +336,10 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       arrive(step, total, [&](int s2) { load(S::STAGES == 2 ? s2 & 1 : 0, s2 / group, s2 % group, false, true); });
       prescale(st, step / group);
       accumulate_state(st, step / group);
+      if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
       __syncthreads();
     }
-    publish_state();
+    if constexpr (!kMasterInSmem) publish_state();
     __syncthreads();
     // Pass 2: outputs A S.
     if (S::STAGES == 2) {

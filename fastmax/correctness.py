@@ -117,14 +117,14 @@ def run_case(case: Case, device: str | torch.device, seed: int = 0) -> dict[str,
     return {**dataclasses.asdict(case), **errors, "tolerance": limit, "passed": passed}
 
 
-def matrix(backends: list[str], quick: bool) -> list[Case]:
+def matrix(backends: list[str], quick: bool, dtypes: tuple[str, ...] = tuple(DTYPES)) -> list[Case]:
     """The cases of the correctness matrix."""
     dims = (32, 64) if quick else (32, 64, 128, 256)
     ns = QUICK_N if quick else FULL_N
     return [
         Case(backend, dtype, causal, d, n, h, hkv)
         for backend, dtype, causal, d, n, (h, hkv) in itertools.product(
-            backends, DTYPES, (True, False), dims, ns, HEADS
+            backends, dtypes, (True, False), dims, ns, HEADS
         )
     ]
 
@@ -160,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(backends) - {"torch", "cuda"})
     if unknown:
         raise ValueError(f"--backends: unknown backend(s) {unknown}; choose from torch, cuda")
-    cases = matrix(backends, args.quick)
+    dtypes = tuple(name.strip() for name in args.dtypes.split(",") if name.strip())
+    if not dtypes or set(dtypes) - set(DTYPES):
+        raise ValueError(f"--dtypes: choose from {', '.join(DTYPES)}, got {args.dtypes!r}")
+    cases = matrix(backends, args.quick, dtypes)
     rows = []
     for index, case in enumerate(tqdm(cases, desc="correctness", unit="case", file=sys.stderr)):
         rows.append(run_case(case, device, seed=args.seed + index))

@@ -38,12 +38,17 @@ def extension_error() -> str | None:
     return _IMPORT_ERROR
 
 
+@torch.compiler.assume_constant_result
+def _allow_tf32() -> bool:
+    """Whether float32 inputs may use one TF32 product (torch's matmul precision setting)."""
+    return torch.get_float32_matmul_precision() != "highest"
+
+
 def cuda_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, a0: float, a1: float
 ) -> torch.Tensor:
     """Fastmax (p = 1) of already-normalised CUDA tensors through the compiled kernels."""
-    allow_tf32 = torch.get_float32_matmul_precision() != "highest"
-    out, _ = torch.ops.fastmax.fwd(q, k, v, causal, float(a0), float(a1), allow_tf32)
+    out, _ = torch.ops.fastmax.fwd(q, k, v, causal, float(a0), float(a1), _allow_tf32())
     return out
 
 
