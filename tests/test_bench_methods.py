@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import sys
 
 import pytest
@@ -9,6 +11,7 @@ import torch
 
 import fastmax
 from fastmax.bench.methods import (
+    FLA_CALLS,
     METHOD_NAMES,
     Unsupported,
     build_methods,
@@ -99,6 +102,33 @@ def test_missing_fla_package_is_unsupported_with_the_reason(name, monkeypatch):
     (method,) = build_methods((name,))
     reason = method.supported(torch.device("cuda"), torch.bfloat16, True, 128)
     assert reason == "fla-core (flash-linear-attention) is not installed"
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "inputs"),
+    [
+        ("chunk_linear_attn", "fla.ops.linear_attn", 3),
+        ("fused_chunk_linear_attn", "fla.ops.linear_attn", 3),
+        ("parallel_based", "fla.ops.based", 3),
+        ("chunk_gla", "fla.ops.gla", 4),
+    ],
+)
+def test_fla_calls_fit_the_installed_functions(name, module, inputs):
+    """Our call of each fla function binds to its signature in the installed fla-core."""
+    real = getattr(importlib.import_module(module), name)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return ("output", None)
+
+    tensors = [torch.empty(1, 4, 2, 8) for _ in range(inputs)]
+    FLA_CALLS[name](spy, *tensors)
+    ((args, kwargs),) = calls
+    bound = inspect.signature(real).bind(*args, **kwargs)
+    assert all(bound.arguments[p] is t for p, t in zip(("q", "k", "v"), tensors[:3], strict=True))
+    if name != "parallel_based":
+        assert "[B, T, H, K]" in real.__doc__  # the layout the adapter transposes into
 
 
 def test_parallel_based_limits_head_dim():

@@ -143,9 +143,14 @@ def _figure(table, draw):
         _format_log_axis(ax.xaxis, *ax.get_xlim())
         if ax.get_yscale() == "log":
             _format_log_axis(ax.yaxis, *ax.get_ylim())
-    for ax in axes.flat:
-        if not ax.has_data() and not ax.texts:
+    used = {
+        (passes.index(pass_), columns.index((dtype, causal))) for pass_, dtype, causal in panels
+    }
+    for (row, column), ax in np.ndenumerate(axes):
+        if (row, column) not in used:
             ax.set_visible(False)
+        elif not ax.has_data() and not ax.texts:
+            ax.text(0.5, 0.5, "no method ran", ha="center", va="center", transform=ax.transAxes)
     unsupported = sorted(
         set(table.loc[table["status"] == "unsupported", "method"])
         - set(table.loc[table["status"] == "ok", "method"])

@@ -248,11 +248,13 @@ class FlaMethod(Method):
             generator = torch.Generator(device=q.device).manual_seed(self.GATE_SEED)
             gate = torch.randn(inputs[0].shape, generator=generator, device=q.device)
             inputs = (*inputs, F.logsigmoid(gate).to(q.dtype))
-        call = _FLA_CALLS[self.name]
+        call = FLA_CALLS[self.name]
         return Prepared(lambda *xs: call(function, *xs), inputs, inputs[2].shape)
 
 
-_FLA_CALLS: dict[str, Callable[..., torch.Tensor]] = {
+# How each fla function is called: inputs in (B, N, H, D), linear attention with scale 1 and
+# its own normalisation (the anchors of DESIGN.md section 4), the output tensor alone.
+FLA_CALLS: dict[str, Callable[..., torch.Tensor]] = {
     "chunk_linear_attn": lambda f, q, k, v: f(q, k, v, scale=1.0, normalize=True)[0],
     "fused_chunk_linear_attn": lambda f, q, k, v: f(q, k, v, scale=1.0, normalize=True)[0],
     "parallel_based": lambda f, q, k, v: f(q, k, v, use_norm=True),

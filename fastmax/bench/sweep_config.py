@@ -16,7 +16,7 @@ before anything runs. Layout::
     causal: [true]
     passes: [fwd, fwd_bwd]
     normalize: token             # Fastmax normalisation: token, seq_max or none
-    timing: {warmup: 3, repeats: 100, min_repeats: 3, max_case_seconds: 1.0, flush_mib: 256}
+    timing: {warmup: 2, repeats: 50, min_repeats: 3, max_case_seconds: 0.5, flush_mib: 256}
     movement: {method: fastmax_cuda, N: [1024, 4096], dtype: bfloat16, causal: true,
                warmup: 3, iterations: 5}
 """
@@ -56,10 +56,10 @@ PAPER_N = log_grid(1000, 100_000, 10)
 class Timing:
     """How each case is timed: warm-up calls, repeat bounds, time cap and L2 flush size."""
 
-    warmup: int = 3
-    repeats: int = 100
+    warmup: int = 2
+    repeats: int = 50
     min_repeats: int = 3
-    max_case_seconds: float = 1.0
+    max_case_seconds: float = 0.5
     flush_mib: int = 256
 
 
