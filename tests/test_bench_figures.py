@@ -135,6 +135,10 @@ def test_plot_rejects_bad_input_naming_it(sweep_dir, tmp_path, capsys):
     assert main(["plot", "--csv", str(bad_status), "--out", str(tmp_path / "f")]) == 2
     assert "status must be" in capsys.readouterr().err
 
+    empty = _variant(sweep_dir, tmp_path, lambda t: t.iloc[:0])
+    assert main(["plot", "--csv", str(empty), "--out", str(tmp_path / "f")]) == 2
+    assert "holds no rows" in capsys.readouterr().err
+
     no_environment = _variant(sweep_dir, tmp_path, lambda t: t)
     (tmp_path / "environment.json").unlink()
     assert main(["plot", "--csv", str(no_environment), "--out", str(tmp_path / "f")]) == 2

@@ -80,9 +80,8 @@ def plot_all(csv_path: Path, env_path: Path, out: Path) -> list[Path]:
 
 def _style(method: str) -> dict[str, Any]:
     """The same colour and marker for a method in every figure."""
-    plt = pyplot()
-    index = METHOD_NAMES.index(method) if method in METHOD_NAMES else len(METHOD_NAMES)
-    colors = plt.get_cmap("tab20").colors
+    index = _order(method)
+    colors = pyplot().get_cmap("tab20").colors
     return {"color": colors[(2 * index) % 20], "marker": MARKERS[index % len(MARKERS)]}
 
 
@@ -151,10 +150,7 @@ def _figure(table, draw):
             ax.set_visible(False)
         elif not ax.has_data() and not ax.texts:
             ax.text(0.5, 0.5, "no method ran", ha="center", va="center", transform=ax.transAxes)
-    unsupported = sorted(
-        set(table.loc[table["status"] == "unsupported", "method"])
-        - set(table.loc[table["status"] == "ok", "method"])
-    )
+    unsupported = _unsupported_note(table)
     first = table.iloc[0]
     device = str(first["device"])
     suptitle = f"{device}: B={first['B']}, H={first['H']}, D={first['D']}"
@@ -175,12 +171,27 @@ def _figure(table, draw):
         fig.text(
             0.5,
             -0.02 - 0.035 * (len(labels) // 4 + 1),
-            "not run here (unsupported, reasons in the CSV): " + ", ".join(unsupported),
+            "unsupported here (reasons in the CSV): " + unsupported,
             ha="center",
             va="top",
             fontsize=8,
         )
     return fig
+
+
+def _unsupported_note(table) -> str:
+    """Methods with unsupported cases: the name alone when none ran, else with the dtypes."""
+    notes = []
+    for method in sorted(set(table["method"]), key=_order):
+        rows = table[table["method"] == method]
+        refused = rows[rows["status"] == "unsupported"]
+        if refused.empty:
+            continue
+        if len(refused) == len(rows):
+            notes.append(method)
+        else:
+            notes.append(f"{method} ({', '.join(dict.fromkeys(refused['dtype']))})")
+    return ", ".join(notes)
 
 
 def _oom_marks(ax, rows, method: str, style: dict[str, Any]) -> Any:

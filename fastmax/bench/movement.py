@@ -24,12 +24,12 @@ from typing import Any
 import torch
 
 from fastmax.bench.methods import build_methods
-from fastmax.bench.sweep import device_name, make_inputs, resolve_device
+from fastmax.bench.sweep import bench_environment, device_name, make_inputs, resolve_device
 from fastmax.bench.sweep_config import DTYPES, NORMALIZE, BenchConfig, load_config
 from fastmax.bench.timing import measure, release, synchronize
 from fastmax.bench.trace_split import CATEGORIES, complete_events, split_events
 from fastmax.plots import pyplot, save_figure
-from fastmax.provenance import environment, file_sha256
+from fastmax.provenance import file_sha256
 
 COLUMNS = (
     "method",
@@ -72,10 +72,8 @@ def run(args: argparse.Namespace) -> int:
     sidecar = {
         "csv": str(csv_path),
         "csv_sha256": file_sha256(csv_path),
-        "config_file": str(config_path),
-        "config_sha256": file_sha256(config_path),
         "movement": dataclasses.asdict(config.movement),
-        "environment": environment(),
+        "environment": bench_environment(config_path),
     }
     fig = plot_movement(rows)
     for path in [csv_path, *save_figure(fig, out / "movement", sidecar)]:
@@ -114,7 +112,7 @@ def profile_movement(config: BenchConfig) -> list[dict[str, Any]]:
         if timing.status != "ok":
             rows.append({**fixed, "N": n, "status": timing.status})
             continue
-        split = _profile(make(), device, settings.iterations)
+        split = _profile(make(), device, settings.warmup, settings.iterations)
         del q, k, v
         release(device)
         total = timing.median_ms
@@ -134,14 +132,16 @@ def profile_movement(config: BenchConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def _profile(run, device: torch.device, iterations: int) -> dict[str, float]:
-    """Milliseconds per iteration in each category, from a profile of ``iterations`` calls."""
+def _profile(run, device: torch.device, warmup: int, iterations: int) -> dict[str, float]:
+    """Milliseconds per iteration in each category, from a profile of ``iterations`` calls
+    that follow ``warmup`` unprofiled ones."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
-    run()
+    for _ in range(warmup):
+        run()
     synchronize(device)
     with profile(activities=activities) as prof:
         for _ in range(iterations):

@@ -176,7 +176,8 @@ def _start_state(
     return state
 
 
-def _environment(config_path: Path) -> dict[str, Any]:
+def bench_environment(config_path: Path) -> dict[str, Any]:
+    """``provenance.environment()`` plus the config file, cuDNN and the TF32 switches."""
     env = environment(extra_packages=("einops", "pandas", "matplotlib", "pyyaml", "tqdm"))
     env["bench"] = {
         "config_file": str(config_path),
@@ -215,7 +216,7 @@ def run_sweep(
     from tqdm import tqdm
 
     device = resolve_device(config.device)
-    env = _environment(config_path)
+    env = bench_environment(config_path)
     state = _start_state(out, config, resume, env)
     cases = plan(config)
     out.mkdir(parents=True, exist_ok=True)

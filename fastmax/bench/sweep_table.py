@@ -33,6 +33,7 @@ COLUMNS = (
 KEY = ("method", "N", "dtype", "causal", "pass")
 STATUSES = ("ok", "oom", "unsupported")
 PARTIAL_SUFFIX = ".partial"
+_NUMERIC = ("N", "B", "H", "D", "median_ms", "p20_ms", "p80_ms", "peak_mem_bytes", "repeats")
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -95,20 +96,22 @@ def read_table(path: str | Path):
     missing = [column for column in COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"{path} lacks the columns {missing} of a bench CSV")
+    if table.empty:
+        raise ValueError(f"{path} holds no rows")
     bad = [s for s in table["status"].astype(str) if s not in STATUSES and not _is_error(s)]
     if bad:
         raise ValueError(
             f"{path}: status must be ok, oom, unsupported or 'error: ...', got {bad[:3]}"
         )
     for column in _NUMERIC:
-        table[column] = pd.to_numeric(table[column], errors="raise")
+        try:
+            table[column] = pd.to_numeric(table[column], errors="raise")
+        except ValueError as error:
+            raise ValueError(f"{path}: column {column} must hold numbers: {error}") from None
     table["causal"] = table["causal"].astype(str).map({"True": True, "False": False})
     if table["causal"].isna().any():
         raise ValueError(f"{path}: column causal must hold True or False")
     return table
-
-
-_NUMERIC = ("N", "B", "H", "D", "median_ms", "p20_ms", "p80_ms", "peak_mem_bytes", "repeats")
 
 
 def _is_error(status: str) -> bool:
