@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fastmax.data import sample, shards, source
-from fastmax.data.staging import staged_folder
+from fastmax.data.staging import ensure_absent, staged_folder
 from fastmax.provenance import environment, file_sha256, git_state, write_json
 
 DEFAULT_SPLITS = ("train", "val")
@@ -82,8 +82,7 @@ def prepare_wiki40b(
     _positive("--max-docs", max_docs, optional=True)
     _positive("--chunk-bytes", chunk_bytes)
     out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"--out {out}: already exists; remove it or choose another folder")
+    ensure_absent(out)
     tokenizer_dir = Path(tokenizer_dir)
     tokenizers = shards.TokenizerPool(tokenizer_dir, workers)
     tokenizer, dtype = tokenizers.tokenizer, tokenizers.dtype

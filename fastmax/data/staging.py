@@ -10,8 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def ensure_absent(out: Path) -> None:
+    """Raise FileExistsError if ``out`` exists: outputs are never overwritten or merged into."""
+    if Path(out).exists():
+        raise FileExistsError(f"--out {out}: already exists; remove it or choose another folder")
+
+
 @contextlib.contextmanager
-def staged_folder(out: Path, *, argument: str = "--out") -> Iterator[Path]:
+def staged_folder(out: Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``out``; renamed to ``out`` if the block succeeds.
 
     ``out`` must not exist. On any exception, KeyboardInterrupt included, the temporary folder is
@@ -19,10 +25,7 @@ def staged_folder(out: Path, *, argument: str = "--out") -> Iterator[Path]:
     ``.NAME.partial-*`` folder beside ``out``, never ``out`` itself.
     """
     out = Path(out)
-    if out.exists():
-        raise FileExistsError(
-            f"{argument} {out}: already exists; remove it or choose another folder"
-        )
+    ensure_absent(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
