@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +35,7 @@ from fastmax.provenance import environment, file_sha256, git_state, write_json
 DEFAULT_SPLITS = ("train", "val")
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 MANIFEST_FORMAT = 1
+INTERRUPTED = 130
 
 
 def _positive(name: str, value: int | None, *, optional: bool = False) -> None:
@@ -198,20 +200,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen sub-command."""
-    with _sigterm_as_interrupt():
-        if args.what == "sample":
-            print(f"wrote {sample.write_sample(args.out)}")
-            return 0
-        manifest = prepare_wiki40b(
-            args.source,
-            args.tokenizer,
-            args.out,
-            splits=args.splits,
-            workers=args.workers,
-            max_docs=args.max_docs,
-            chunk_bytes=args.chunk_bytes,
-        )
+    """Run the chosen sub-command; an interrupt (Ctrl-C, SIGTERM) returns 130 with no output."""
+    try:
+        with _sigterm_as_interrupt():
+            if args.what == "sample":
+                print(f"wrote {sample.write_sample(args.out)}")
+                return 0
+            manifest = prepare_wiki40b(
+                args.source,
+                args.tokenizer,
+                args.out,
+                splits=args.splits,
+                workers=args.workers,
+                max_docs=args.max_docs,
+                chunk_bytes=args.chunk_bytes,
+            )
+    except KeyboardInterrupt:
+        print(f"fastmax prepare: interrupted; {args.out} was not written", file=sys.stderr)
+        return INTERRUPTED
     for split, record in manifest["splits"].items():
         print(
             f"{split}: {record['documents_kept']} documents ({record['documents_dropped_empty']} "

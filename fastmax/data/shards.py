@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import signal
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -112,7 +113,9 @@ def tokenize_group(group: RowGroup, tokenizer: Tokenizer, dtype: np.dtype) -> Gr
 
 
 def _start_worker(tokenizer_dir: str) -> None:
+    """Load the tokenizer once; Ctrl-C is the main process's to handle (it ends the pool)."""
     global _worker_tokenizer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_tokenizer = load_tokenizer(tokenizer_dir)
 
 
