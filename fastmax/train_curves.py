@@ -41,8 +41,10 @@ def merge_run_logs(out_dir: str | Path, iters_per_step: int, tokens_per_iter: in
     logs = sorted((out_dir / "logs" / "csv").glob("version_*/metrics.csv"), key=_version_number)
     if not logs:
         raise FileNotFoundError(f"no logs/csv/version_*/metrics.csv under {str(out_dir)!r}")
-    frames = [pd.read_csv(path) for path in logs]
+    frames = [pd.read_csv(path) for path in logs if path.stat().st_size > 0]
     frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        raise ValueError(f"the CSV logs under {str(out_dir)!r} hold no rows yet")
     kept = []
     for index, frame in enumerate(frames):
         later = frames[index + 1 :]

@@ -121,3 +121,22 @@ def test_killed_run_resumes_without_lost_or_repeated_steps(shards, tmp_path):
         assert torch.equal(got["model"][key], value), key
     for index, state in ref["optimizer"]["state"].items():
         assert torch.equal(got["optimizer"]["state"][index]["exp_avg"], state["exp_avg"])
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shards, tmp_path):
+    extra = ("model.overrides.vocab_size=512", "train.save_interval=100")
+    check_ok(run_train(*smoke_args("linear", shards, tmp_path / "one", *extra)))
+    ddp = (*extra, "devices=2", "strategy=ddp")
+    check_ok(run_train(*smoke_args("linear", shards, tmp_path / "two", *ddp)))
+    one = pd.read_csv(tmp_path / "one" / "metrics.csv")
+    two = pd.read_csv(tmp_path / "two" / "metrics.csv")
+    steps = list(range(1, ITERATIONS // 2 + 1))
+    assert list(train_rows(tmp_path / "two" / "metrics.csv")["optimizer_step"]) == steps
+    assert list(train_rows(tmp_path / "one" / "metrics.csv")["optimizer_step"]) == steps
+    # Each process sees other samples, so the curves agree within noise, not bit for bit.
+    final_one, final_two = one["val_loss"].dropna().iloc[-1], two["val_loss"].dropna().iloc[-1]
+    assert abs(final_one - final_two) < 0.1
+    assert final_two < train_rows(tmp_path / "two" / "metrics.csv")["loss"].iloc[0] - 1.0
+    state = torch.load(tmp_path / "two" / "final" / "lit_model.pth", weights_only=True)
+    assert state["step_count"] == ITERATIONS // 2
