@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import lightning as L
 import pytest
 import torch
@@ -65,3 +67,23 @@ def test_saving_again_replaces_the_checkpoint(tmp_path):
 def test_load_model_names_the_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"model_config\.yaml"):
         load_model(tmp_path)
+
+
+def test_tokenizer_files_travel_with_the_checkpoint(tmp_path):
+    tokenizer = tmp_path / "tokenizer"
+    tokenizer.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tokenizer / name).write_text(json.dumps({"name": name}))
+    (tokenizer / "notes.txt").write_text("not a tokenizer file")
+    fabric = L.Fabric(accelerator="cpu", devices=1, precision="32-true")
+    model = fabric.setup(GPT(model_config("fastmax-tiny-linear", vocab_size=VOCAB)))
+    target = tmp_path / "final" / "lit_model.pth"
+    save_checkpoint(fabric, {"model": model}, tokenizer, target, run_config={})
+    copied = sorted(p.name for p in target.parent.iterdir())
+    assert copied == [
+        "lit_model.pth",
+        "model_config.yaml",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "train_config.yaml",
+    ]

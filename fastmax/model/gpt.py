@@ -51,7 +51,8 @@ def load_model(
 
     The attention kind comes from the saved config, so a Fastmax checkpoint always comes back
     as a Fastmax model. Accepts both a training checkpoint (weights under the key "model") and a
-    bare state dict. Returns the model in eval mode on ``device`` (and ``dtype`` if given).
+    bare state dict; the file is memory-mapped, so the optimizer state of a training checkpoint
+    is never read. Returns the model in eval mode on ``device`` (and ``dtype`` if given).
     """
     checkpoint_dir = Path(checkpoint_dir)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
@@ -61,7 +62,9 @@ def load_model(
                 "by `fastmax train` (model_config.yaml and lit_model.pth)"
             )
     config = ModelConfig.from_file(checkpoint_dir / CONFIG_FILE)
-    state = torch.load(checkpoint_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    state = torch.load(
+        checkpoint_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True, mmap=True
+    )
     weights = state.get("model", state)
     with torch.device("meta"):
         model = GPT(config)
