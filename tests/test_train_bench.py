@@ -1,0 +1,87 @@
+"""``fastmax bench-train`` on the smoke config: the CSV schema, the ratios and the figure."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from train_helpers import BENCH_CONFIGS
+
+from fastmax.bench.training import COLUMNS, bench_train, load_bench_config
+from fastmax.cli import main as cli_main
+
+SMOKE = BENCH_CONFIGS / "smoke.yaml"
+
+
+def test_smoke_bench_writes_one_row_per_case_with_ratios(tmp_path):
+    config = load_bench_config(SMOKE)
+    csv_path = bench_train(config, tmp_path)
+    frame = pd.read_csv(csv_path)
+    assert tuple(frame.columns) == COLUMNS
+    assert len(frame) == len(config.models) * len(config.contexts) * len(config.attentions)
+    assert set(frame["status"]) == {"ok"}
+    assert (frame["step_ms_median"] > 0).all()
+    assert (frame["step_ms_q10"] <= frame["step_ms_median"]).all()
+    assert (frame["step_ms_median"] <= frame["step_ms_q90"]).all()
+    expected = frame["tokens_per_step"] / (frame["step_ms_median"] / 1e3)
+    assert (abs(frame["tokens_per_s"] - expected) <= 1e-9 * expected).all()
+    assert frame["peak_memory_gib"].isna().all()  # no CUDA memory on the CPU
+    names = dict(zip(frame["attention"], frame["model_name"], strict=False))
+    assert names == {
+        "none": "fastmax-tiny",
+        "softmax": "fastmax-tiny",
+        "fastmax": "fastmax-tiny-linear",
+    }
+    for context, group in frame.groupby("context"):
+        by = group.set_index("attention")
+        bound = by.loc["none", "tokens_per_s"]
+        assert by.loc["none", "fraction_of_none"] == 1.0
+        for kind in ("softmax", "fastmax"):
+            assert by.loc[kind, "fraction_of_none"] == pytest.approx(
+                by.loc[kind, "tokens_per_s"] / bound
+            )
+        assert by.loc["fastmax", "speedup_vs_softmax"] == pytest.approx(
+            by.loc["fastmax", "tokens_per_s"] / by.loc["softmax", "tokens_per_s"]
+        ), context
+    for name in ("bench_train.png", "bench_train.pdf", "bench_train.json", "environment.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    sidecar = json.loads((tmp_path / "bench_train.json").read_text())
+    assert sidecar["config"]["models"] == ["fastmax-tiny"]
+
+
+def test_h200_config_covers_the_issue_cases():
+    config = load_bench_config(BENCH_CONFIGS / "h200.yaml")
+    assert config.models == ["pythia-410m", "pythia-1.4b"]
+    assert config.contexts == [2048, 8192, 32768]
+    assert set(config.attentions) == {"none", "softmax", "fastmax"}
+    assert (config.device, config.dtype) == ("cuda", "bfloat16")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"repeats": 3}, r"unknown keys \['repeats'\]"),
+        ({"models": ["pythia-410m-linear"]}, "name the softmax model"),
+        ({"models": ["pythia-9b"]}, "unknown model name"),
+        ({"contexts": []}, "must each list something"),
+        ({"attentions": ["softmax", "softmax"]}, "twice"),
+        ({"attentions": ["flash"]}, "one of"),
+        ({"timed_steps": 0}, "timed_steps"),
+        ({"model_overrides": {"fastmax_p": 5}}, "fastmax_p"),
+    ],
+)
+def test_bad_bench_configs_are_refused(tmp_path, edit, message):
+    data = {**yaml.safe_load(SMOKE.read_text()), **edit}
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=message):
+        load_bench_config(path)
+
+
+def test_cli_refuses_cuda_without_a_gpu(tmp_path, capsys):
+    args = ["bench-train", "--config", str(SMOKE), "--out", str(tmp_path), "--set", "device=cuda"]
+    assert cli_main(args) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "bench_train.csv").exists()
