@@ -6,7 +6,7 @@
 //   out  = A S_prev + sigma_prev                    (state of earlier chunks)
 //   W    = s A B^T + alpha beta^T, masked           (16 rows per warp, matrix units)
 //   out += W C                                      (W converted to fragments in registers)
-//   S   += B^T C, sigma += beta^T C                 (float32 master copy in registers)
+//   S   += B^T C, sigma += beta^T C                 (float32 sums)
 // The full (non-causal) mode first accumulates S over the whole sequence, then writes A S.
 // State S is handed to the A S product through shared memory in the tile's element type (s
 // folded in); every sum is accumulated in float32. No atomics: each output element is written
@@ -56,24 +56,29 @@ struct Shape {
   static constexpr int STATE = P * LDS;
   static constexpr size_t bytes(int stages) {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
-           sizeof(float) * (size_t(stages) * 4 * kChunk + QTE);
+           sizeof(float) * (size_t(stages) * 4 * kChunk + (kWarps + 1) * QTE);
   }
   static constexpr int STAGES = bytes(2) <= 227 * 1024 ? 2 : 1;
   static constexpr size_t SMEM = bytes(STAGES);
 };
 
 // Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a padded tile;
-// rows at or past n are zero-filled.
+// rows at or past n are zero-filled. Each thread copies one fixed 16-byte column segment.
 template <typename T, int COLS>
 __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t sn, int row0,
                                           int n, int tid) {
   constexpr int PER = 16 / sizeof(T);
-  constexpr int SEG = COLS / PER;
-#pragma unroll 4
-  for (int i = tid; i < kChunk * SEG; i += kThreads) {
-    const int r = i / SEG, s = i % SEG;
+  constexpr int SEG = COLS / PER;       // segments per row
+  constexpr int ROWS = kThreads / SEG;  // rows per pass
+  static_assert(kThreads % SEG == 0 && kChunk % ROWS == 0, "tile shape");
+  const int seg = tid % SEG, r0 = tid / SEG;
+  src += seg * PER;
+  dst += seg * PER;
+#pragma unroll
+  for (int it = 0; it < kChunk / ROWS; ++it) {
+    const int r = r0 + it * ROWS;
     const bool ok = row0 + r < n;
-    cp_async16(dst + r * ld + s * PER, src + (ok ? int64_t(row0 + r) * sn : 0) + s * PER, ok);
+    cp_async16(dst + r * ld, src + (ok ? int64_t(row0 + r) * sn : 0), ok);
   }
 }
 
@@ -90,7 +95,8 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   T* smem = reinterpret_cast<T*>(smem_raw);
   T* s_state = smem + S::STAGES * S::STAGE;
   float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][4][kChunk]
-  float* s_sigma = s_scalar + S::STAGES * 4 * kChunk;
+  float* s_sigma = s_scalar + S::STAGES * 4 * kChunk;  // sigma, reduced over warps
+  float* s_sigma_part = s_sigma + QTE;                   // [warp][QTE] running partial sums
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g8 = lane >> 2, t4 = lane & 3;
@@ -136,7 +142,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
   // Shared state: S (element type, s folded in), sigma (float32); the ones column of C.
   for (int i = tid; i < S::STATE; i += kThreads) F::set(s_state + i, 0.f);
-  for (int i = tid; i < QTE; i += kThreads) s_sigma[i] = 0.f;
+  for (int i = tid; i < (kWarps + 1) * QTE; i += kThreads) s_sigma[i] = 0.f;
   if (KIND == kFwd) {
     for (int st = 0; st < S::STAGES; ++st)
       for (int i = tid; i < kChunk * 8; i += kThreads)
@@ -151,7 +157,11 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     for (int j = 0; j < NT; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) sacc[mi][j][e] = 0.f;
-  float sigma_acc = 0.f;  // thread tid < QTE owns column tid of sigma
+  // sigma partial of this warp's 16 key rows; lane owns columns lane + 32 i.
+  constexpr int NCOL = (QTE + 31) / 32;
+  float sigma_part[NCOL];
+#pragma unroll
+  for (int i = 0; i < NCOL; ++i) sigma_part[i] = 0.f;
 
   // Wait for the copies of step `step`, then make them visible; prefetch step + 1 first.
   auto arrive = [&](int step, int total, auto&& issue) {
@@ -182,12 +192,10 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     }
   };
 
-  // beta of column (key) c of the current step.
+  // beta of key row c of the current step (zero at or past n).
   auto beta = [&](int st, int ck, int c) -> float {
-    if (ck * kChunk + c >= n) return 0.f;
-    if (KIND == kDk) return -s_scalar[st * 4 * kChunk + kChunk + c];
-    if (KIND == kDv) return p.a0;
-    return 1.f;
+    const float b = KIND == kDk ? -s_scalar[st * 4 * kChunk + kChunk + c] : (KIND == kDv ? p.a0 : 1.f);
+    return ck * kChunk + c < n ? b : 0.f;
   };
 
   // S += B^T C and sigma += beta^T C for the tiles of stage st.
@@ -216,24 +224,27 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
         }
       }
     }
-    if (tid < QTE) {
-      float acc = 0.f;
-#pragma unroll 8
-      for (int c = 0; c < kChunk; ++c) {
-        const T* e = tc + c * LDC + tid;
-        float x;
-        if constexpr (sizeof(T) == 2) {
-          x = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(e));
-        } else {
-          x = *reinterpret_cast<const float*>(e);
+#pragma unroll 4
+    for (int r = 0; r < 16; ++r) {
+      const int c = 16 * warp + r;
+      const float b = beta(st, ck, c);
+#pragma unroll
+      for (int i = 0; i < NCOL; ++i) {
+        const int col = lane + 32 * i;
+        if (col < QTE) {
+          float x;
+          if constexpr (sizeof(T) == 2) {
+            x = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(tc + c * LDC + col));
+          } else {
+            x = *reinterpret_cast<const float*>(tc + c * LDC + col);
+          }
+          sigma_part[i] += b * x;
         }
-        acc += beta(st, ck, c) * x;
       }
-      sigma_acc += acc;
     }
   };
 
-  // Publish S (times s) and sigma for the next chunk; the caller synchronises around it.
+  // Publish S (times s) for the next chunk; the caller synchronises around it.
   // float32 keeps the master state in shared memory and adds each chunk's products to it with
   // ordinary rounding: the matrix units' accumulator, fed a whole sequence, drifts by about
   // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
@@ -259,13 +270,19 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
         }
       }
     }
-    if (tid < QTE) {
-      if constexpr (kMasterInSmem) {
-        s_sigma[tid] += sigma_acc;
-        sigma_acc = 0.f;
-      } else {
-        s_sigma[tid] = sigma_acc;
-      }
+  };
+  // Each warp's running sigma partial; reduce_sigma sums them after a barrier.
+  auto publish_sigma = [&]() {
+#pragma unroll
+    for (int i = 0; i < NCOL; ++i)
+      if (lane + 32 * i < QTE) s_sigma_part[warp * QTE + lane + 32 * i] = sigma_part[i];
+  };
+  auto reduce_sigma = [&]() {
+    for (int col = tid; col < QTE; col += kThreads) {
+      float total = 0.f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) total += s_sigma_part[w * QTE + col];
+      s_sigma[col] = total;
     }
   };
 
@@ -340,6 +357,9 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       __syncthreads();
     }
     if constexpr (!kMasterInSmem) publish_state();
+    publish_sigma();
+    __syncthreads();
+    reduce_sigma();
     __syncthreads();
     // Pass 2: outputs A S.
     if (S::STAGES == 2) {
@@ -411,14 +431,17 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       for (int half = 0; half < 2; ++half) {
         const int r = 16 * warp + g8 + 8 * half;
         const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
+        const float ab = alpha * (KIND == kDv ? p.a0 : 1.f);  // alpha beta for constant beta
+        const int valid = n - ck * kChunk;                    // columns c < valid exist
 #pragma unroll
         for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int c = 8 * j + 2 * t4 + e;
-            const bool keep = MODE == kScanFwd ? c <= r : c >= r;
+            const bool keep = (MODE == kScanFwd ? c <= r : c >= r) && c < valid;
+            const float term = KIND == kDk ? -alpha * sc[kChunk + c] : ab;
             float& x = w[j][2 * half + e];
-            x = keep ? s_scale * x + alpha * beta(st, ck, c) : 0.f;
+            x = keep ? s_scale * x + term : 0.f;
           }
       }
       // out += W C
@@ -445,7 +468,9 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       __syncthreads();
       if (g == group - 1) {
         publish_state();
+        publish_sigma();
         __syncthreads();
+        reduce_sigma();  // read next after the next step's arrival barrier
       }
     }
   }

@@ -64,4 +64,20 @@ struct RowDot {
 cudaError_t launch_row_dot_bf16(const RowDot& r, cudaStream_t stream);
 cudaError_t launch_row_dot_f32(const RowDot& r, cudaStream_t stream);
 
+// Per-token L2 normalisation (forward: x -> y, rnorm) and its gradient (dy, x, rnorm -> dx).
+// x and dy have the given element strides over batch, head and token; y, dx and rnorm are
+// contiguous. dtype: 0 = bfloat16, 1 = float32, 2 = float16.
+struct RowNorm {
+  const void* x;
+  int64_t x_sb, x_sh, x_sn;
+  const void* dy;
+  int64_t dy_sb, dy_sh, dy_sn;
+  void* y;   // forward output
+  void* dx;  // backward output
+  float* rnorm;
+  int batch, heads, n, dim;
+  float eps;
+};
+cudaError_t launch_row_norm(int dtype, const RowNorm& r, bool backward, cudaStream_t stream);
+
 }  // namespace fastmax

@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include <ATen/ATen.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
@@ -153,24 +154,107 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
 
-  p.heads_a = static_cast<int>(h), p.heads_bc = static_cast<int>(hkv);
-  set_roles(p, gk, vk, kk);
-  p.out = dq.data_ptr();
-  run_pass(kDq, causal, p, st, stream);
+  // dq, dk and dv are independent: run them on three streams so their blocks share the GPU.
+  // The side streams join the current one before returning, so every tensor used there is
+  // released to the caching allocator only after that work is done.
+  const int device = q.get_device();
+  const c10::cuda::CUDAStream side_k = c10::cuda::getStreamFromPool(false, device);
+  const c10::cuda::CUDAStream side_v = c10::cuda::getStreamFromPool(false, device);
+  at::cuda::CUDAEvent inputs_ready;
+  inputs_ready.record(c10::cuda::getCurrentCUDAStream());
+  inputs_ready.block(side_k);
+  inputs_ready.block(side_v);
 
-  p.heads_a = static_cast<int>(hkv), p.heads_bc = static_cast<int>(h);
-  set_roles(p, vk, gk, qk);
-  p.out = dk.data_ptr();
-  run_pass(kDk, causal, p, st, stream);
+  Params pq = p;
+  pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
+  set_roles(pq, gk, vk, kk);
+  pq.out = dq.data_ptr();
+  run_pass(kDq, causal, pq, st, stream);
 
-  set_roles(p, kk, qk, gk);
-  p.out = dv.data_ptr();
-  run_pass(kDv, causal, p, st, stream);
+  Params pk = p;
+  pk.heads_a = static_cast<int>(hkv), pk.heads_bc = static_cast<int>(h);
+  set_roles(pk, vk, gk, qk);
+  pk.out = dk.data_ptr();
+  run_pass(kDk, causal, pk, st, side_k.stream());
+
+  Params pv = pk;
+  set_roles(pv, kk, qk, gk);
+  pv.out = dv.data_ptr();
+  run_pass(kDv, causal, pv, st, side_v.stream());
+
+  at::cuda::CUDAEvent k_done, v_done;
+  k_done.record(side_k);
+  v_done.record(side_v);
+  k_done.block(c10::cuda::getCurrentCUDAStream());
+  v_done.block(c10::cuda::getCurrentCUDAStream());
 
   if (q.scalar_type() == at::kHalf) {
     dq = dq.to(at::kHalf), dk = dk.to(at::kHalf), dv = dv.to(at::kHalf);
   }
   return {dq, dk, dv};
+}
+
+int norm_dtype(const at::Tensor& t) {
+  const auto st = t.scalar_type();
+  TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat,
+                   "fastmax token_normalize: dtype must be float16, bfloat16 or float32, got ", st);
+  return st == at::kBFloat16 ? 0 : (st == at::kFloat ? 1 : 2);
+}
+
+void check_rows(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.is_cuda() && t.dim() == 4, "fastmax token_normalize: ", name,
+                    " must be a 4-dimensional CUDA tensor, got ", t.sizes(), " on ", t.device());
+  TORCH_CHECK_VALUE(t.size(3) >= 1 && t.size(3) <= 256,
+                    "fastmax token_normalize: head_dim must be 1 to 256, got ", t.size(3));
+}
+
+// Rows with a unit stride along the head dimension (the kernels' layout).
+at::Tensor unit_rows(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
+
+std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps) {
+  check_rows(x_in, "x");
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = unit_rows(x_in);
+  at::Tensor y = at::empty(x.sizes(), x.options());
+  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+  RowNorm r{};
+  r.x = x.data_ptr();
+  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  r.y = y.data_ptr();
+  r.rnorm = rnorm.data_ptr<float>();
+  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
+  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  r.eps = static_cast<float>(eps);
+  const cudaError_t err =
+      launch_row_norm(norm_dtype(x), r, false, c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return {y, rnorm};
+}
+
+at::Tensor token_normalize_bwd(const at::Tensor& grad_y_in, const at::Tensor& x_in,
+                               const at::Tensor& rnorm_in, double eps) {
+  check_rows(x_in, "x");
+  check_rows(grad_y_in, "grad_y");
+  TORCH_CHECK_VALUE(grad_y_in.sizes() == x_in.sizes() && grad_y_in.scalar_type() == x_in.scalar_type(),
+                    "fastmax token_normalize: grad_y must match x in shape and dtype");
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = unit_rows(x_in), dy = unit_rows(grad_y_in);
+  const at::Tensor rnorm = rnorm_in.contiguous();
+  at::Tensor dx = at::empty(x.sizes(), x.options());
+  RowNorm r{};
+  r.x = x.data_ptr();
+  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  r.dy = dy.data_ptr();
+  r.dy_sb = dy.stride(0), r.dy_sh = dy.stride(1), r.dy_sn = dy.stride(2);
+  r.dx = dx.data_ptr();
+  r.rnorm = rnorm.data_ptr<float>();
+  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
+  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  r.eps = static_cast<float>(eps);
+  const cudaError_t err =
+      launch_row_norm(norm_dtype(x), r, true, c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return dx;
 }
 
 }  // namespace
@@ -181,11 +265,15 @@ TORCH_LIBRARY(fastmax, m) {
         "-> (Tensor, Tensor)");
   m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, bool causal, "
         "float a0, float a1, bool allow_tf32) -> (Tensor, Tensor, Tensor)");
+  m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");
+  m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {
   m.impl("fwd", &fastmax::fwd);
   m.impl("bwd", &fastmax::bwd);
+  m.impl("token_normalize", &fastmax::token_normalize);
+  m.impl("token_normalize_bwd", &fastmax::token_normalize_bwd);
 }
 
 // A Python module so that `import fastmax._C` loads the library and runs the registrations.

@@ -5,6 +5,9 @@
     fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32) -> (out, den)
     fastmax::bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32) -> (dq, dk, dv)
 
+    fastmax::token_normalize(x, eps) -> (y, rnorm)
+    fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
+
 ``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
 (float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
 default) keeps float32 accuracy with three TF32 products per step, anything else uses one.
@@ -52,6 +55,12 @@ def cuda_attention(
     return out
 
 
+def token_normalize(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """x / max(||x||, eps) per token (last dimension) in one pass over a CUDA tensor."""
+    y, _ = torch.ops.fastmax.token_normalize(x, float(eps))
+    return y
+
+
 def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32):
     b, h, n, _ = q.shape
     out = q.new_empty((b, h, n, v.shape[3]))
@@ -61,6 +70,27 @@ def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32):
 
 def _fake_bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32):
     return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+
+
+def _fake_normalize(x, eps):
+    return x.new_empty(x.shape), x.new_empty(x.shape[:3], dtype=torch.float32)
+
+
+def _fake_normalize_bwd(grad_y, x, rnorm, eps):
+    return x.new_empty(x.shape)
+
+
+def _normalize_setup_context(ctx, inputs, output):
+    x, eps = inputs
+    _, rnorm = output
+    ctx.save_for_backward(x, rnorm)
+    ctx.eps = eps
+    ctx.mark_non_differentiable(rnorm)
+
+
+def _normalize_backward(ctx, grad_y, _grad_rnorm):
+    x, rnorm = ctx.saved_tensors
+    return torch.ops.fastmax.token_normalize_bwd(grad_y, x, rnorm, ctx.eps), None
 
 
 def _setup_context(ctx, inputs, output):
@@ -81,3 +111,8 @@ if _IMPORT_ERROR is None:
     torch.library.register_fake("fastmax::fwd")(_fake_fwd)
     torch.library.register_fake("fastmax::bwd")(_fake_bwd)
     torch.library.register_autograd("fastmax::fwd", _backward, setup_context=_setup_context)
+    torch.library.register_fake("fastmax::token_normalize")(_fake_normalize)
+    torch.library.register_fake("fastmax::token_normalize_bwd")(_fake_normalize_bwd)
+    torch.library.register_autograd(
+        "fastmax::token_normalize", _normalize_backward, setup_context=_normalize_setup_context
+    )

@@ -8,7 +8,7 @@ from torch import nn
 from fastmax.ops import _cuda
 from fastmax.ops.checks import BACKENDS, check_inputs
 from fastmax.ops.chunked import chunked_attention
-from fastmax.ops.normalize import normalize_qk
+from fastmax.ops.normalize import TOKEN_EPS, normalize_qk
 
 
 def cuda_available() -> bool:
@@ -81,7 +81,10 @@ def fastmax_attention(
     """
     check_inputs(q, k, v, causal=causal, normalize=normalize, p=p, a0=a0, a1=a1, a2=a2)
     use_cuda = _use_cuda(q, v, p, backend)
-    q, k = normalize_qk(q, k, normalize)
+    if use_cuda and normalize == "token":
+        q, k = _cuda.token_normalize(q, TOKEN_EPS), _cuda.token_normalize(k, TOKEN_EPS)
+    else:
+        q, k = normalize_qk(q, k, normalize)
     if use_cuda:
         return _cuda.cuda_attention(q, k, v, causal, a0, a1)
     return chunked_attention(q, k, v, causal=causal, p=p, a0=a0, a1=a1, a2=a2)
