@@ -141,6 +141,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="device (default: cuda if present, else cpu)"
     )
+    parser.add_argument(
+        "--dtypes", default=",".join(DTYPES), help=f"comma-separated, from {', '.join(DTYPES)}"
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -251,7 +251,8 @@ def test_fused_token_normalisation_matches_torch(dtype):
     """The one-pass CUDA normalisation equals the PyTorch one, gradient included."""
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(2, 3, 77, 128, generator=gen).to("cuda", dtype)
-    x[0, 0, 3] = 0.0  # a zero row: the clamped norm
+    if dtype != torch.float16:  # its gradient, 1 / eps, is beyond float16's range
+        x[0, 0, 3] = 0.0  # a zero row: the clamped norm
     grad = torch.randn(x.shape, generator=gen).to("cuda", dtype)
     fused = x.clone().requires_grad_()
     plain = x.clone().requires_grad_()
