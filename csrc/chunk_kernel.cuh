@@ -82,6 +82,33 @@ __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t 
   }
 }
 
+// acc[j] += a x tile[k0 .. k0 + 15][8 j .. 8 j + 7] for every n-tile j of a [k][n] tile; the
+// permuted form matches an A fragment built from accumulators (Frag::a_from_acc).
+template <typename F, int NT, bool PERM, typename T>
+__device__ __forceinline__ void mma_tile_row(float (*acc)[4], const typename F::A& a,
+                                             const T* tile, int ld, int k0, int lane, int split) {
+#pragma unroll
+  for (int jp = 0; jp < NT / 2; ++jp) {
+    typename F::B b0, b1;
+    if constexpr (PERM) {
+      F::load_bt2_perm(b0, b1, tile, ld, 16 * jp, k0, lane);
+    } else {
+      F::load_bt2(b0, b1, tile, ld, 16 * jp, k0, lane);
+    }
+    F::mma(acc[2 * jp], a, b0, split);
+    F::mma(acc[2 * jp + 1], a, b1, split);
+  }
+  if constexpr (NT % 2 == 1) {
+    typename F::B b0;
+    if constexpr (PERM) {
+      F::load_bt1_perm(b0, tile, ld, 8 * (NT - 1), k0, lane);
+    } else {
+      F::load_bt1(b0, tile, ld, 8 * (NT - 1), k0, lane);
+    }
+    F::mma(acc[NT - 1], a, b0, split);
+  }
+}
+
 template <typename T, int P, int KIND, int MODE>
 __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   using F = Frag<T>;
@@ -210,18 +237,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
         if (mt * 16 >= P) continue;
         typename F::A af;
         F::load_a_t(af, tb, LDP, 16 * mt, 16 * kk, lane);
-#pragma unroll
-        for (int jp = 0; jp < NT / 2; ++jp) {
-          typename F::B b0, b1;
-          F::load_bt2(b0, b1, tc, LDC, 16 * jp, 16 * kk, lane);
-          F::mma(sacc[mi][2 * jp], af, b0, p.split);
-          F::mma(sacc[mi][2 * jp + 1], af, b1, p.split);
-        }
-        if (NT % 2) {
-          typename F::B b0;
-          F::load_bt1(b0, tc, LDC, 8 * (NT - 1), 16 * kk, lane);
-          F::mma(sacc[mi][NT - 1], af, b0, p.split);
-        }
+        mma_tile_row<F, NT, false>(sacc[mi], af, tc, LDC, 16 * kk, lane, p.split);
       }
     }
 #pragma unroll 4
@@ -292,18 +308,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     for (int kk = 0; kk < P / 16; ++kk) {
       typename F::A af;
       F::load_a(af, ta, LDP, 16 * warp, 16 * kk, lane);
-#pragma unroll
-      for (int jp = 0; jp < NT / 2; ++jp) {
-        typename F::B b0, b1;
-        F::load_bt2(b0, b1, s_state, LDS, 16 * jp, 16 * kk, lane);
-        F::mma(out[2 * jp], af, b0, p.split);
-        F::mma(out[2 * jp + 1], af, b1, p.split);
-      }
-      if (NT % 2) {
-        typename F::B b0;
-        F::load_bt1(b0, s_state, LDS, 8 * (NT - 1), 16 * kk, lane);
-        F::mma(out[NT - 1], af, b0, p.split);
-      }
+      mma_tile_row<F, NT, false>(out, af, s_state, LDS, 16 * kk, lane, p.split);
     }
   };
 
@@ -450,18 +455,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
         if (MODE == kScanFwd ? kk > warp : kk < warp) continue;
         typename F::A wf;
         F::a_from_acc(wf, w[2 * kk], w[2 * kk + 1]);
-#pragma unroll
-        for (int jp = 0; jp < NT / 2; ++jp) {
-          typename F::B b0, b1;
-          F::load_bt2_perm(b0, b1, tc, LDC, 16 * jp, 16 * kk, lane);
-          F::mma(out[2 * jp], wf, b0, p.split);
-          F::mma(out[2 * jp + 1], wf, b1, p.split);
-        }
-        if (NT % 2) {
-          typename F::B b0;
-          F::load_bt1_perm(b0, tc, LDC, 8 * (NT - 1), 16 * kk, lane);
-          F::mma(out[NT - 1], wf, b0, p.split);
-        }
+        mma_tile_row<F, NT, true>(out, wf, tc, LDC, 16 * kk, lane, p.split);
       }
       accumulate_state(st, ck);
       if (g == group - 1) epilogue(st, ck, out);
