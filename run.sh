@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fastmax from a fresh clone: set up the pinned environment, then run the workflow or the tests.
 #
-#   ./run.sh workflow [smoke|paper] [TARGET ...] [SNAKEMAKE_OPTION ...]
-#       every artifact under results/<config>/ and the HTML report results/<config>/report.html;
-#       without a config name: paper on a machine with a CUDA GPU, smoke without one
+#   ./run.sh workflow [smoke|paper] [TARGET ...]
+#       the targets (default: all) under results/<config>/, then their HTML report
+#       results/<config>/report.html; without a config name: paper on a machine with a CUDA GPU,
+#       smoke without one
 #   ./run.sh test
 #       ruff, snakefmt, snakemake --lint, the lock check, pytest (the smoke workflow end to end
 #       included): everything CI runs
@@ -82,9 +83,9 @@ workflow() {
         *) config=$(python -m fastmax.workflow) ;;
     esac
     timed "snakemake ($config)" snakemake --profile workflow/profiles/local \
-        --config profile="$config" "$@"
-    timed "report" snakemake --config profile="$config" \
-        --report "results/$config/report.html"
+        --config profile="$config" -- "$@"
+    timed "report" snakemake --cores 1 --config profile="$config" \
+        --report "results/$config/report.html" -- "$@"
     say "artifacts in results/$config/, report in results/$config/report.html"
 }
 

@@ -24,7 +24,7 @@ rule tokenizer_hub:
     wildcard_constraints:
         repo=r"[^/]+/[^/]+",
     params:
-        root=lambda wildcards, output: Path(output[0]).parents[1],
+        root=lambda wildcards, output: str(Path(output[0]).parents[1]),
     shell:
         "litgpt download {wildcards.repo} --tokenizer_only true "
         "--checkpoint_dir {params.root} > {log} 2>&1"
@@ -38,7 +38,7 @@ rule sample_corpus:
     log:
         f"{RESULTS}/logs/data/sample_corpus.log",
     params:
-        out=lambda wildcards, output: Path(output.train).parents[1],
+        out=lambda wildcards, output: str(Path(output.train).parents[1]),
     shell:
         "fastmax prepare sample --out {params.out} > {log} 2>&1"
 

@@ -25,7 +25,6 @@ rule bench:
     params:
         out=lambda wildcards, output: os.path.dirname(output.csv),
     shell:
-        "python workflow/scripts/record.py --sidecar {output.environment} -- "
         "fastmax bench --config {input.config} --out {params.out} > {log} 2>&1"
 
 
