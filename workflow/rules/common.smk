@@ -114,9 +114,7 @@ def corpus_files(wildcards):
 
 def corpus_source(wildcards, input):
     """The --source argument of `fastmax prepare wiki40b`."""
-    if config["data"]["source"] == "sample":
-        return str(Path(input.corpus[0]).parents[1])
-    return config["data"]["source"]
+    return input.corpus[0] if input.corpus else config["data"]["source"]
 
 
 def eval_task_files(wildcards):

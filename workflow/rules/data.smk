@@ -32,15 +32,11 @@ rule tokenizer_hub:
 
 rule sample_corpus:
     output:
-        train=f"{RESULTS}/data/sample/en/train-00000-of-00001.parquet",
-        validation=f"{RESULTS}/data/sample/en/validation-00000-of-00001.parquet",
-        test=f"{RESULTS}/data/sample/en/test-00000-of-00001.parquet",
+        directory(f"{RESULTS}/data/sample"),
     log:
         f"{RESULTS}/logs/data/sample_corpus.log",
-    params:
-        out=lambda wildcards, output: str(Path(output.train).parents[1]),
     shell:
-        "fastmax prepare sample --out {params.out} > {log} 2>&1"
+        "fastmax prepare sample --out {output} > {log} 2>&1"
 
 
 rule shards:
