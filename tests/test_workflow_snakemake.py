@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,27 @@ def test_smoke_commands_follow_the_stage_contract(clone):
         assert command in result.stdout, command
     assert "--include-path fastmax/evaluate/tasks" in result.stdout
     assert f"> {r}/logs/train/linear.log 2>&1" in result.stdout
+
+
+def test_figures_include_the_training_curves_once_both_runs_exist(tmp_path):
+    work = copy_repository(tmp_path)
+    results = work / "results" / "smoke"
+    folders = ["data/sample", "data/tokenizer/gpt2", "data/shards", "train/regular/final"]
+    folders.append("train/linear/final")
+    files = [f"train/{v}/metrics.csv" for v in ("regular", "linear")]
+    files += [f"benchmarks/train/{v}.tsv" for v in ("regular", "linear")]
+    start = time.time() + 60
+    for order, name in enumerate(folders + files):
+        path = results / name
+        if name in folders:
+            path.mkdir(parents=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        os.utime(path, (start + order, start + order))
+    result = snakemake(work, "figures", "--dry-run", "--config", "profile=smoke")
+    assert result.returncode == 0, result.stdout
+    assert planned_jobs(result.stdout) == {**FIGURES, "training_curves": 1, "figures": 1}
 
 
 def test_paper_downloads_the_pythia_tokenizer_and_wiki40b(clone):

@@ -17,7 +17,7 @@ CONFIG_FILES = {
     "smoke": "workflow/config/smoke.yaml",
     "paper": "workflow/config/paper.yaml",
 }
-VARIANTS = {"regular": "softmax", "linear": "fastmax"}
+VARIANTS = ("regular", "linear")  # the softmax and the Fastmax model
 
 
 def select_config(config):
@@ -124,10 +124,10 @@ def eval_task_files(wildcards):
 
 
 def available_run_figures(wildcards):
-    """Training curves and the evaluation table, where the runs they are made from exist."""
-    wanted = []
-    if all(os.path.exists(f"{RESULTS}/train/{v}/metrics.csv") for v in VARIANTS):
-        wanted += rules.training_curves.output
-    if all(os.path.exists(f"{RESULTS}/eval/{v}.json") for v in VARIANTS):
-        wanted += rules.eval_table.output
-    return wanted
+    """The training curves and the evaluation table, where every file they are made from exists."""
+    return [
+        path
+        for rule in (rules.training_curves, rules.eval_table)
+        if all(os.path.exists(path) for path in rule.input)
+        for path in rule.output
+    ]
