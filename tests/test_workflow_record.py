@@ -86,7 +86,16 @@ def test_a_sidecar_the_command_did_not_write_is_an_error(tmp_path):
     assert not (tmp_path / "fig.json").exists()
 
 
-@pytest.mark.parametrize("field", ["config", "workflow"])
+def test_the_command_s_own_config_field_moves_to_command_config(tmp_path):
+    command = python("import json; json.dump({'config': {'contexts': [128]}}, open('f.json', 'w'))")
+    result = record("--sidecar", "f.json", "--", *command, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sidecar = json.loads((tmp_path / "f.json").read_text())
+    assert sidecar["config"] == "smoke"
+    assert sidecar["command_config"] == {"contexts": [128]}
+
+
+@pytest.mark.parametrize("field", ["workflow", "command_config"])
 def test_a_sidecar_that_already_has_a_stamped_field_is_an_error(tmp_path, field):
     command = python(f"import json; json.dump({{'{field}': 1}}, open('fig.json', 'w'))")
     result = record("--sidecar", "fig.json", "--", *command, cwd=tmp_path)

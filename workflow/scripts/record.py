@@ -6,7 +6,9 @@
 After COMMAND exits 0, each ``--sidecar`` (a JSON object the command wrote) and each
 ``--new-sidecar`` (written here, with the environment) gets two top-level fields:
 
-* ``config``: the workflow config name (``smoke``, ``paper``), so every artifact says its scale;
+* ``config``: the workflow config name (``smoke``, ``paper``), so every artifact says its scale
+  (a ``config`` field the command wrote itself, such as its stage settings, moves to
+  ``command_config``);
 * ``workflow``: config name and hash, git state, the command line and its wall time, the sha256
   of every file ``STEM.<ext>`` beside ``STEM.json``, and the Snakemake benchmark of each
   ``--timing`` (upstream steps such as the sweep a figure is drawn from).
@@ -83,12 +85,13 @@ def stamp(sidecar: Path, stamp_fields: dict[str, Any], new: bool) -> None:
         payload = json.loads(sidecar.read_text())
         if not isinstance(payload, dict):
             raise ValueError(f"sidecar {sidecar} holds {type(payload).__name__}, not an object")
-        for key in ("config", "workflow"):
+        for key in ("workflow", "command_config"):
             if key in payload:
                 raise ValueError(
-                    f"sidecar {sidecar} already has a {key!r} field ({payload[key]!r}); "
-                    "the workflow stamps that field itself"
+                    f"sidecar {sidecar} already has a {key!r} field; the workflow writes it"
                 )
+        if "config" in payload:
+            payload["command_config"] = payload.pop("config")
     payload["config"] = stamp_fields["config"]
     payload["workflow"] = {
         **stamp_fields,
