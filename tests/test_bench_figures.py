@@ -14,7 +14,7 @@ from fastmax.bench.sweep_table import read_table
 from fastmax.cli import main
 from fastmax.provenance import file_sha256
 
-STEMS = ("time_vs_n", "memory_vs_n", "speedup_vs_sdpa")
+STEMS = ("fig3_time", "fig4_memory", "speedup_vs_sdpa")
 
 
 @pytest.fixture(scope="module")

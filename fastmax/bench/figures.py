@@ -1,8 +1,8 @@
 """``fastmax plot --csv FILE --out DIR``: the figures of a bench CSV.
 
-* ``time_vs_n``: log-log median time against N, one line per method, the p20-p80 range as error
+* ``fig3_time``: log-log median time against N, one line per method, the p20-p80 range as error
   bars (the paper's Figure 3);
-* ``memory_vs_n``: peak memory above the inputs against N (Figure 4);
+* ``fig4_memory``: peak memory above the inputs against N (Figure 4);
 * ``speedup_vs_sdpa``: each method's speedup over softmax attention (the SDPA flash backend, or
   the SDPA backend that ran most cases where flash did not).
 
@@ -68,8 +68,8 @@ def plot_all(csv_path: Path, env_path: Path, out: Path) -> list[Path]:
     }
     paths = []
     for stem, draw in (
-        ("time_vs_n", _draw_time),
-        ("memory_vs_n", _draw_memory),
+        ("fig3_time", _draw_time),
+        ("fig4_memory", _draw_memory),
         ("speedup_vs_sdpa", _draw_speedup),
     ):
         fig = _figure(table, draw)

@@ -6,7 +6,7 @@ as in the sweep (median over repeats, CUDA events on a GPU) and then profiled wi
 on the CPU). ``trace_split`` divides the profile into compute, copy, memset and allocation; the
 rest of the measured time (launch gaps, idle device, host overhead) is *other*. Writes
 ``DIR/movement.csv`` (one row per N and category, milliseconds per iteration and share of the
-iteration) and the stacked bar chart ``DIR/movement.{png,pdf,json}``. A CPU run is labelled as
+iteration) and the stacked bar chart ``DIR/fig5_movement.{png,pdf,json}``. A CPU run is labelled as
 a smoke result: it exercises the code path, it is not the GPU measurement.
 """
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         "environment": bench_environment(config_path),
     }
     fig = plot_movement(rows)
-    for path in [csv_path, *save_figure(fig, out / "movement", sidecar)]:
+    for path in [csv_path, *save_figure(fig, out / "fig5_movement", sidecar)]:
         print(path)
     pyplot().close(fig)
     return 0
