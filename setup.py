@@ -89,17 +89,17 @@ def _extensions():
     except ImportError:
         pass
 
-    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.c[pu]*"))
+    csrc = ROOT / "csrc"
+    sources = sorted(str(p.relative_to(ROOT)) for p in [*csrc.glob("*.cpp"), *csrc.glob("*.cu")])
     _say(f"building the CUDA op for {os.environ['TORCH_CUDA_ARCH_LIST']} with {root}/bin/nvcc")
     ext = CUDAExtension(
         name="fastmax._C",
         sources=sources,
         include_dirs=include_dirs,
         extra_compile_args={
-            "cxx": ["-O3", "-std=c++17"],
+            "cxx": ["-O3"],
             "nvcc": [
                 "-O3",
-                "-std=c++17",
                 "-lineinfo",
                 "--expt-relaxed-constexpr",
                 "-Xptxas=-warn-spills",

@@ -1,0 +1,1 @@
+"""Benchmarks of Fastmax against its peers: sweeps, figures and data-movement profiles."""

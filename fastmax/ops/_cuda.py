@@ -2,13 +2,15 @@
 
 ``csrc/`` declares two operators in the ``fastmax`` namespace::
 
-    fastmax::fwd(q, k, v, causal, a0, a1) -> (out, den)
-    fastmax::bwd(grad_out, q, k, v, out, den, causal, a0, a1) -> (dq, dk, dv)
+    fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32) -> (out, den)
+    fastmax::bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32) -> (dq, dk, dv)
 
-``den`` is the float32 denominator of every query, kept for the backward pass. This module adds
-the shape functions that ``torch.compile`` traces with and the autograd formula, so the op is one
-node in a compiled graph. When the extension was not built, :func:`extension_loaded` is False and
-:func:`extension_error` says why.
+``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
+(float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
+default) keeps float32 accuracy with three TF32 products per step, anything else uses one.
+This module adds the shape functions that ``torch.compile`` traces with and the autograd
+formula, so the op is one node in a compiled graph. When the extension was not built,
+:func:`extension_loaded` is False and :func:`extension_error` says why.
 """
 
 from __future__ import annotations
@@ -36,37 +38,43 @@ def extension_error() -> str | None:
     return _IMPORT_ERROR
 
 
+@torch.compiler.assume_constant_result
+def _allow_tf32() -> bool:
+    """Whether float32 inputs may use one TF32 product (torch's matmul precision setting)."""
+    return torch.get_float32_matmul_precision() != "highest"
+
+
 def cuda_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, a0: float, a1: float
 ) -> torch.Tensor:
     """Fastmax (p = 1) of already-normalised CUDA tensors through the compiled kernels."""
-    out, _ = torch.ops.fastmax.fwd(q, k, v, causal, float(a0), float(a1))
+    out, _ = torch.ops.fastmax.fwd(q, k, v, causal, float(a0), float(a1), _allow_tf32())
     return out
 
 
-def _fake_fwd(q, k, v, causal, a0, a1):
+def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32):
     b, h, n, _ = q.shape
     out = q.new_empty((b, h, n, v.shape[3]))
     den = q.new_empty((b, h, n), dtype=torch.float32)
     return out, den
 
 
-def _fake_bwd(grad_out, q, k, v, out, den, causal, a0, a1):
+def _fake_bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32):
     return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
 
 
 def _setup_context(ctx, inputs, output):
-    q, k, v, causal, a0, a1 = inputs
+    q, k, v, causal, a0, a1, allow_tf32 = inputs
     out, den = output
     ctx.save_for_backward(q, k, v, out, den)
-    ctx.causal, ctx.a0, ctx.a1 = causal, a0, a1
+    ctx.options = (causal, a0, a1, allow_tf32)
     ctx.mark_non_differentiable(den)
 
 
 def _backward(ctx, grad_out, _grad_den):
     q, k, v, out, den = ctx.saved_tensors
-    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, ctx.causal, ctx.a0, ctx.a1)
-    return dq, dk, dv, None, None, None
+    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, *ctx.options)
+    return dq, dk, dv, None, None, None, None
 
 
 if _IMPORT_ERROR is None:

@@ -1,0 +1,488 @@
+// The chunked linear-attention kernel behind every Fastmax pass (see fastmax.h for the roles).
+//
+// One block of 4 warps owns one (batch, head of a) pair and one tile of QT output columns, and
+// walks the sequence in chunks of 64 tokens, double-buffering the next chunk's tiles with
+// cp.async. Per chunk (scan modes):
+//   out  = A S_prev + sigma_prev                    (state of earlier chunks)
+//   W    = s A B^T + alpha beta^T, masked           (16 rows per warp, matrix units)
+//   out += W C                                      (W converted to fragments in registers)
+//   S   += B^T C, sigma += beta^T C                 (float32 master copy in registers)
+// The full (non-causal) mode first accumulates S over the whole sequence, then writes A S.
+// State S is handed to the A S product through shared memory in the tile's element type (s
+// folded in); every sum is accumulated in float32. No atomics: each output element is written
+// by exactly one thread, so results are bitwise reproducible.
+#pragma once
+
+#include <cstdint>
+
+#include "fastmax.h"
+#include "fragments.cuh"
+
+namespace fastmax {
+
+constexpr int kChunk = 64;
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+
+enum Mode : int { kScanFwd = 0, kScanRev = 1, kFull = 2 };
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Compile-time shape of one kernel instance.
+template <typename T, int P, int KIND>
+struct Shape {
+  static constexpr int QT = (P == 64 || P == 128) ? 64 : 32;  // output columns per block
+  static constexpr int QTE = QT + (KIND == kFwd ? 8 : 0);     // + a ones column (denominator)
+  static constexpr int NT = QTE / 8;                          // output n-tiles
+  static constexpr int LDP = Frag<T>::ld(P);
+  static constexpr int LDC = Frag<T>::ld(QTE);
+  static constexpr int LDS = Frag<T>::ld_state(QTE);
+  static constexpr int MT = (P / 16 >= kWarps) ? P / 16 / kWarps : 1;  // state m-tiles per warp
+  static constexpr int TILE_A = kChunk * LDP;
+  static constexpr int TILE_C = kChunk * LDC;
+  static constexpr int STAGE = 2 * TILE_A + TILE_C;  // A, B, C tiles (elements)
+  static constexpr int STATE = P * LDS;
+  static constexpr size_t bytes(int stages) {
+    return sizeof(T) * (size_t(stages) * STAGE + STATE) +
+           sizeof(float) * (size_t(stages) * 4 * kChunk + QTE);
+  }
+  static constexpr int STAGES = bytes(2) <= 227 * 1024 ? 2 : 1;
+  static constexpr size_t SMEM = bytes(STAGES);
+};
+
+// Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a padded tile;
+// rows at or past n are zero-filled.
+template <typename T, int COLS>
+__device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t sn, int row0,
+                                          int n, int tid) {
+  constexpr int PER = 16 / sizeof(T);
+  constexpr int SEG = COLS / PER;
+#pragma unroll 4
+  for (int i = tid; i < kChunk * SEG; i += kThreads) {
+    const int r = i / SEG, s = i % SEG;
+    const bool ok = row0 + r < n;
+    cp_async16(dst + r * ld + s * PER, src + (ok ? int64_t(row0 + r) * sn : 0) + s * PER, ok);
+  }
+}
+
+template <typename T, int P, int KIND, int MODE>
+__global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
+  using F = Frag<T>;
+  using S = Shape<T, P, KIND>;
+  constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT, LDP = S::LDP, LDC = S::LDC, LDS = S::LDS;
+  constexpr int MT = S::MT;
+  constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
+  constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
+
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* smem = reinterpret_cast<T*>(smem_raw);
+  T* s_state = smem + S::STAGES * S::STAGE;
+  float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][4][kChunk]
+  float* s_sigma = s_scalar + S::STAGES * 4 * kChunk;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g8 = lane >> 2, t4 = lane & 3;
+  const int n_tiles = p.dim / QT;
+  const int tile = blockIdx.x % n_tiles, bh = blockIdx.x / n_tiles;
+  const int q0 = tile * QT;
+  const int bidx = bh / p.heads_a, ha = bh % p.heads_a;
+  const int n = p.n;
+  const int n_chunks = (n + kChunk - 1) / kChunk;
+  const int group = kBwdCols ? p.group : 1;
+
+  const T* a_base = static_cast<const T*>(p.a) + bidx * p.a_sb + ha * p.a_sh;
+  auto bc_head = [&](int g) { return kBwdCols ? ha * p.group + g : ha / p.group; };
+  auto stage_ptr = [&](int st) { return smem + st * S::STAGE; };
+
+  // Issue the copies of one step (chunk ck, query head g of the group) into a stage.
+  auto load = [&](int st, int ck, int g, bool with_a, bool with_bc) {
+    T* base = stage_ptr(st);
+    const int row0 = ck * kChunk;
+    if (with_a) copy_rows<T, P>(base, LDP, a_base, p.a_sn, row0, n, tid);
+    const int hb = bc_head(g);
+    if (with_bc) {
+      copy_rows<T, P>(base + S::TILE_A, LDP,
+                      static_cast<const T*>(p.b) + bidx * p.b_sb + hb * p.b_sh, p.b_sn, row0, n,
+                      tid);
+      copy_rows<T, QT>(base + 2 * S::TILE_A, LDC,
+                       static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
+                       row0, n, tid);
+    }
+    // Row scalars: den and go of the query head whose rows are a (DQ) or b, c (DK, DV).
+    if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
+      const int qh = KIND == kDq ? ha : hb;
+      const int64_t off = (int64_t(bidx) * (KIND == kDq ? p.heads_a : p.heads_bc) + qh) * n;
+      float* dst = s_scalar + st * 4 * kChunk;
+      for (int i = tid; i < 2 * kChunk; i += kThreads) {
+        const int r = i % kChunk;
+        const bool ok = row0 + r < n;
+        const float* src = (i < kChunk ? p.den : p.go) + (ok ? off + row0 + r : 0);
+        cp_async4(dst + i, src, ok);
+      }
+    }
+  };
+
+  // Shared state: S (element type, s folded in), sigma (float32); the ones column of C.
+  for (int i = tid; i < S::STATE; i += kThreads) F::set(s_state + i, 0.f);
+  for (int i = tid; i < QTE; i += kThreads) s_sigma[i] = 0.f;
+  if (KIND == kFwd) {
+    for (int st = 0; st < S::STAGES; ++st)
+      for (int i = tid; i < kChunk * 8; i += kThreads)
+        F::set(stage_ptr(st) + 2 * S::TILE_A + (i / 8) * LDC + QT + i % 8, i % 8 == 0 ? 1.f : 0.f);
+  }
+
+  const float s_scale = (KIND == kFwd || KIND == kDv) ? p.a1 : 1.f;
+  float sacc[MT][NT][4];
+#pragma unroll
+  for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) sacc[mi][j][e] = 0.f;
+  float sigma_acc = 0.f;  // thread tid < QTE owns column tid of sigma
+
+  // Wait for the copies of step `step`, then make them visible; prefetch step + 1 first.
+  auto arrive = [&](int step, int total, auto&& issue) {
+    if (S::STAGES == 2) {
+      if (step + 1 < total) issue(step + 1);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      issue(step);
+      cp_async_commit();
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+  };
+
+  // DK, DV: C rows are scaled by 1/den of their query (zero past n).
+  auto prescale = [&](int st, int ck) {
+    if constexpr (kBwdCols) {
+      T* tc = stage_ptr(st) + 2 * S::TILE_A;
+      const float* den = s_scalar + st * 4 * kChunk;
+      for (int i = tid; i < kChunk * QT / 2; i += kThreads) {
+        const int r = i / (QT / 2), c2 = 2 * (i % (QT / 2));
+        const float f = ck * kChunk + r < n ? 1.f / den[r] : 0.f;
+        const float2 x = F::load2(tc + r * LDC + c2);
+        F::store2(tc + r * LDC + c2, x.x * f, x.y * f);
+      }
+      __syncthreads();
+    }
+  };
+
+  // beta of column (key) c of the current step.
+  auto beta = [&](int st, int ck, int c) -> float {
+    if (ck * kChunk + c >= n) return 0.f;
+    if (KIND == kDk) return -s_scalar[st * 4 * kChunk + kChunk + c];
+    if (KIND == kDv) return p.a0;
+    return 1.f;
+  };
+
+  // S += B^T C and sigma += beta^T C for the tiles of stage st.
+  auto accumulate_state = [&](int st, int ck) {
+    const T* tb = stage_ptr(st) + S::TILE_A;
+    const T* tc = stage_ptr(st) + 2 * S::TILE_A;
+#pragma unroll
+    for (int kk = 0; kk < kChunk / 16; ++kk) {
+#pragma unroll
+      for (int mi = 0; mi < MT; ++mi) {
+        const int mt = warp * MT + mi;
+        if (mt * 16 >= P) continue;
+        typename F::A af;
+        F::load_a_t(af, tb, LDP, 16 * mt, 16 * kk, lane);
+#pragma unroll
+        for (int jp = 0; jp < NT / 2; ++jp) {
+          typename F::B b0, b1;
+          F::load_bt2(b0, b1, tc, LDC, 16 * jp, 16 * kk, lane);
+          F::mma(sacc[mi][2 * jp], af, b0, p.split);
+          F::mma(sacc[mi][2 * jp + 1], af, b1, p.split);
+        }
+        if (NT % 2) {
+          typename F::B b0;
+          F::load_bt1(b0, tc, LDC, 8 * (NT - 1), 16 * kk, lane);
+          F::mma(sacc[mi][NT - 1], af, b0, p.split);
+        }
+      }
+    }
+    if (tid < QTE) {
+      float acc = 0.f;
+#pragma unroll 8
+      for (int c = 0; c < kChunk; ++c) {
+        const T* e = tc + c * LDC + tid;
+        float x;
+        if constexpr (sizeof(T) == 2) {
+          x = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(e));
+        } else {
+          x = *reinterpret_cast<const float*>(e);
+        }
+        acc += beta(st, ck, c) * x;
+      }
+      sigma_acc += acc;
+    }
+  };
+
+  // Publish S (times s) and sigma for the next chunk; the caller synchronises around it.
+  // float32 keeps the master state in shared memory and adds each chunk's products to it with
+  // ordinary rounding: the matrix units' accumulator, fed a whole sequence, drifts by about
+  // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
+  auto publish_state = [&]() {
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi) {
+      const int mt = warp * MT + mi;
+      if (mt * 16 >= P) continue;
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        T* dst = s_state + (16 * mt + g8) * LDS + 8 * j + 2 * t4;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          float* acc = &sacc[mi][j][2 * half];
+          T* at = dst + 8 * half * LDS;
+          if constexpr (kMasterInSmem) {
+            const float2 old = F::load2(at);
+            F::store2(at, old.x + s_scale * acc[0], old.y + s_scale * acc[1]);
+            acc[0] = acc[1] = 0.f;
+          } else {
+            F::store2(at, s_scale * acc[0], s_scale * acc[1]);
+          }
+        }
+      }
+    }
+    if (tid < QTE) {
+      if constexpr (kMasterInSmem) {
+        s_sigma[tid] += sigma_acc;
+        sigma_acc = 0.f;
+      } else {
+        s_sigma[tid] = sigma_acc;
+      }
+    }
+  };
+
+  // out = A S (state in shared memory) for this warp's 16 rows.
+  auto apply_state = [&](const T* ta, float (*out)[4]) {
+#pragma unroll
+    for (int kk = 0; kk < P / 16; ++kk) {
+      typename F::A af;
+      F::load_a(af, ta, LDP, 16 * warp, 16 * kk, lane);
+#pragma unroll
+      for (int jp = 0; jp < NT / 2; ++jp) {
+        typename F::B b0, b1;
+        F::load_bt2(b0, b1, s_state, LDS, 16 * jp, 16 * kk, lane);
+        F::mma(out[2 * jp], af, b0, p.split);
+        F::mma(out[2 * jp + 1], af, b1, p.split);
+      }
+      if (NT % 2) {
+        typename F::B b0;
+        F::load_bt1(b0, s_state, LDS, 8 * (NT - 1), 16 * kk, lane);
+        F::mma(out[NT - 1], af, b0, p.split);
+      }
+    }
+  };
+
+  // Finish rows of this warp: fs_r * (out + alpha_r sigma), stored in the element type.
+  auto epilogue = [&](int st, int ck, float (*out)[4]) {
+    const float* sc = s_scalar + st * 4 * kChunk;
+    T* o_base = static_cast<T*>(p.out) + (int64_t(bidx) * p.heads_a + ha) * int64_t(n) * p.dim + q0;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = 16 * warp + g8 + 8 * half;
+      const int row = ck * kChunk + r;
+      float alpha = 1.f, fs = 1.f;
+      if (KIND == kFwd) alpha = p.a0;
+      if (KIND == kDq) {
+        alpha = -sc[kChunk + r];
+        fs = p.a1 / sc[r];
+      }
+      if (KIND == kDk) fs = p.a1;
+      if (KIND == kFwd) {
+        // The ones column (n-tile NT - 1, column 0) holds the denominator; lane t4 == 0 has it.
+        const float d_own = out[NT - 1][2 * half] + alpha * s_sigma[QT];
+        const float den = __shfl_sync(0xffffffffu, d_own, lane & ~3);
+        fs = 1.f / den;
+        if (tile == 0 && t4 == 0 && row < n)
+          p.den_out[(int64_t(bidx) * p.heads_a + ha) * n + row] = den;
+      }
+      if (row >= n) continue;
+#pragma unroll
+      for (int j = 0; j < QT / 8; ++j) {
+        const int col = 8 * j + 2 * t4;
+        F::store2(o_base + int64_t(row) * p.dim + col,
+                  fs * (out[j][2 * half] + alpha * s_sigma[col]),
+                  fs * (out[j][2 * half + 1] + alpha * s_sigma[col + 1]));
+      }
+    }
+  };
+
+  if constexpr (MODE == kFull) {
+    // Pass 1: the state of the whole sequence.
+    const int total = n_chunks * group;
+    if (S::STAGES == 2) {
+      load(0, 0, 0, false, true);
+      cp_async_commit();
+    }
+    for (int step = 0; step < total; ++step) {
+      const int st = S::STAGES == 2 ? step & 1 : 0;
+      arrive(step, total, [&](int s2) { load(S::STAGES == 2 ? s2 & 1 : 0, s2 / group, s2 % group, false, true); });
+      prescale(st, step / group);
+      accumulate_state(st, step / group);
+      if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
+      __syncthreads();
+    }
+    if constexpr (!kMasterInSmem) publish_state();
+    __syncthreads();
+    // Pass 2: outputs A S.
+    if (S::STAGES == 2) {
+      load(0, 0, 0, true, false);
+      cp_async_commit();
+    }
+    for (int ck = 0; ck < n_chunks; ++ck) {
+      const int st = S::STAGES == 2 ? ck & 1 : 0;
+      arrive(ck, n_chunks, [&](int c2) { load(S::STAGES == 2 ? c2 & 1 : 0, c2, 0, true, false); });
+      float out[NT][4];
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
+      apply_state(stage_ptr(st), out);
+      epilogue(st, ck, out);
+      __syncthreads();
+    }
+  } else {
+    const int total = n_chunks * group;
+    auto chunk_of = [&](int step) {
+      const int c = step / group;
+      return MODE == kScanFwd ? c : n_chunks - 1 - c;
+    };
+    if (S::STAGES == 2) {
+      load(0, chunk_of(0), 0, true, true);
+      cp_async_commit();
+    }
+    float out[NT][4];
+    for (int step = 0; step < total; ++step) {
+      const int st = S::STAGES == 2 ? step & 1 : 0;
+      const int ck = chunk_of(step), g = step % group;
+      arrive(step, total, [&](int s2) {
+        load(S::STAGES == 2 ? s2 & 1 : 0, chunk_of(s2), s2 % group, true, true);
+      });
+      prescale(st, ck);
+      const T* ta = stage_ptr(st);
+      const T* tb = ta + S::TILE_A;
+      const T* tc = ta + 2 * S::TILE_A;
+      if (g == 0) {
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
+        apply_state(ta, out);
+      }
+
+      // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle.
+      float w[kChunk / 8][4];
+#pragma unroll
+      for (int j = 0; j < kChunk / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) w[j][e] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < P / 16; ++kk) {
+        typename F::A af;
+        F::load_a(af, ta, LDP, 16 * warp, 16 * kk, lane);
+#pragma unroll
+        for (int jp = 0; jp < kChunk / 16; ++jp) {
+          if (MODE == kScanFwd ? jp > warp : jp < warp) continue;
+          typename F::B b0, b1;
+          F::load_b2(b0, b1, tb, LDP, 16 * jp, 16 * kk, lane);
+          F::mma(w[2 * jp], af, b0, p.split);
+          F::mma(w[2 * jp + 1], af, b1, p.split);
+        }
+      }
+      const float* sc = s_scalar + st * 4 * kChunk;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int r = 16 * warp + g8 + 8 * half;
+        const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
+#pragma unroll
+        for (int j = 0; j < kChunk / 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int c = 8 * j + 2 * t4 + e;
+            const bool keep = MODE == kScanFwd ? c <= r : c >= r;
+            float& x = w[j][2 * half + e];
+            x = keep ? s_scale * x + alpha * beta(st, ck, c) : 0.f;
+          }
+      }
+      // out += W C
+#pragma unroll
+      for (int kk = 0; kk < kChunk / 16; ++kk) {
+        if (MODE == kScanFwd ? kk > warp : kk < warp) continue;
+        typename F::A wf;
+        F::a_from_acc(wf, w[2 * kk], w[2 * kk + 1]);
+#pragma unroll
+        for (int jp = 0; jp < NT / 2; ++jp) {
+          typename F::B b0, b1;
+          F::load_bt2_perm(b0, b1, tc, LDC, 16 * jp, 16 * kk, lane);
+          F::mma(out[2 * jp], wf, b0, p.split);
+          F::mma(out[2 * jp + 1], wf, b1, p.split);
+        }
+        if (NT % 2) {
+          typename F::B b0;
+          F::load_bt1_perm(b0, tc, LDC, 8 * (NT - 1), 16 * kk, lane);
+          F::mma(out[NT - 1], wf, b0, p.split);
+        }
+      }
+      accumulate_state(st, ck);
+      if (g == group - 1) epilogue(st, ck, out);
+      __syncthreads();
+      if (g == group - 1) {
+        publish_state();
+        __syncthreads();
+      }
+    }
+  }
+}
+
+}  // namespace fastmax
+
+namespace fastmax {
+
+template <typename T, int P, int KIND, int MODE>
+cudaError_t launch_one(const Params& p, cudaStream_t stream) {
+  using S = Shape<T, P, KIND>;
+  auto kernel = chunk_kernel<T, P, KIND, MODE>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(S::SMEM));
+  if (err != cudaSuccess) return err;
+  const int64_t blocks = int64_t(p.batch) * p.heads_a * (p.dim / S::QT);
+  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  kernel<<<static_cast<unsigned>(blocks), kThreads, S::SMEM, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <typename T, int KIND>
+cudaError_t launch_kind(bool causal, const Params& p, cudaStream_t stream) {
+  constexpr int SCAN = (KIND == kFwd || KIND == kDq) ? kScanFwd : kScanRev;
+  switch (p.dim) {
+    case 32:
+      return causal ? launch_one<T, 32, KIND, SCAN>(p, stream) : launch_one<T, 32, KIND, kFull>(p, stream);
+    case 64:
+      return causal ? launch_one<T, 64, KIND, SCAN>(p, stream) : launch_one<T, 64, KIND, kFull>(p, stream);
+    case 128:
+      return causal ? launch_one<T, 128, KIND, SCAN>(p, stream) : launch_one<T, 128, KIND, kFull>(p, stream);
+    case 256:
+      return causal ? launch_one<T, 256, KIND, SCAN>(p, stream) : launch_one<T, 256, KIND, kFull>(p, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace fastmax

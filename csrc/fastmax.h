@@ -1,0 +1,67 @@
+// Launch interface between the PyTorch op (fastmax_ops.cpp) and the CUDA kernels (*.cu).
+//
+// Every pass of Fastmax (p = 1) is one "chunked linear attention" over roles a, b, c:
+//
+//   out_r = fs_r * ( sum_{c in range(r)} (s <a_r, b_c> + alpha_r beta_c) cv_c )
+//
+// where range(r) is c <= r (forward scan), c >= r (reverse scan) or every c (full), and
+// cv_c is c_c, prescaled by 1/den_c in the dk and dv passes. The kernels walk the sequence in
+// chunks of 64 tokens: inside a chunk the masked weights come from matrix-unit products, across
+// chunks the state S = sum_c b_c cv_c^T (and sigma = sum_c beta_c cv_c) is carried. Roles:
+//
+//   kind  a          b          c          s    alpha        beta        fs          scan
+//   FWD   q          k          v (+ones)  a1   a0           1           1/den       fwd
+//   DQ    dO         v          k          1    -go          1           a1/den      fwd
+//   DK    v          dO         q / den    1    1            -go         a1          rev
+//   DV    k          q          dO / den   a1   1            a0          1           rev
+//
+// with den the forward denominator and go = <dO_i, o_i>. DK and DV sum over the query heads of
+// each key/value head (GQA) inside the kernel.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace fastmax {
+
+enum Kind : int { kFwd = 0, kDq = 1, kDk = 2, kDv = 3 };
+
+struct Params {
+  const void* a;
+  const void* b;
+  const void* c;
+  int64_t a_sb, a_sh, a_sn;  // element strides of a over batch, head, token
+  int64_t b_sb, b_sh, b_sn;
+  int64_t c_sb, c_sh, c_sn;
+  void* out;                 // contiguous (batch, heads_a, n, dim)
+  float* den_out;            // FWD: contiguous (batch, heads_a, n)
+  const float* den;          // DQ/DK/DV: contiguous (batch, query heads, n)
+  const float* go;           // DQ/DK/DV: contiguous (batch, query heads, n)
+  int batch;
+  int heads_a;               // heads of a and out
+  int heads_bc;              // heads of b and c
+  int group;                 // query heads per key/value head
+  int n;
+  int dim;                   // head dim (q, k and v share it)
+  float a0, a1;
+  int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
+};
+
+// One pass over bfloat16 or float32 tiles; causal selects the scan, otherwise the full pass.
+cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream);
+cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_t stream);
+
+// go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; out is contiguous (B, H, N, dim),
+// grad_out has the given element strides over batch, head and token.
+struct RowDot {
+  const void* grad_out;
+  int64_t g_sb, g_sh, g_sn;
+  const void* out;
+  float* go;
+  int batch, heads, n, dim;
+};
+cudaError_t launch_row_dot_bf16(const RowDot& r, cudaStream_t stream);
+cudaError_t launch_row_dot_f32(const RowDot& r, cudaStream_t stream);
+
+}  // namespace fastmax

@@ -1,0 +1,195 @@
+// The PyTorch operators fastmax::fwd and fastmax::bwd (CUDA), registered with torch.library.
+//
+// Inputs are already normalised (the Python layer does it) and never written. float16 runs on
+// the bfloat16 kernels (converted copies: bfloat16 keeps float32's exponent range, which the
+// carried state needs); bfloat16 and float32 are read in place when their token rows are
+// 16-byte aligned, otherwise from contiguous copies. Outputs are new contiguous tensors.
+#include <Python.h>
+
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include <tuple>
+
+#include "fastmax.h"
+
+namespace fastmax {
+namespace {
+
+void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const std::pair<const char*, const at::Tensor*> named[] = {{"q", &q}, {"k", &k}, {"v", &v}};
+  for (const auto& [name, t] : named) {
+    TORCH_CHECK_VALUE(t->is_cuda(), "fastmax CUDA op: ", name, " must be a CUDA tensor, got ",
+                      t->device());
+    TORCH_CHECK_VALUE(t->dim() == 4, "fastmax CUDA op: ", name,
+                      " must have 4 dimensions (batch, heads, tokens, head_dim), got ",
+                      t->sizes());
+    TORCH_CHECK_TYPE(t->scalar_type() == q.scalar_type(),
+                     "fastmax CUDA op: q, k and v must share one dtype, got ", q.scalar_type(),
+                     " and ", t->scalar_type());
+    TORCH_CHECK_VALUE(t->device() == q.device(),
+                      "fastmax CUDA op: q, k and v must be on one device");
+  }
+  const auto st = q.scalar_type();
+  TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat,
+                   "fastmax CUDA op: dtype must be float16, bfloat16 or float32, got ", st);
+  const int64_t d = q.size(3);
+  TORCH_CHECK_VALUE(d == 32 || d == 64 || d == 128 || d == 256,
+                    "fastmax CUDA op: head_dim must be 32, 64, 128 or 256, got ", d);
+  TORCH_CHECK_VALUE(k.size(3) == d && v.size(3) == d,
+                    "fastmax CUDA op: q, k and v must share head_dim ", d, ", got k ",
+                    k.size(3), " and v ", v.size(3));
+  TORCH_CHECK_VALUE(k.size(0) == q.size(0) && v.size(0) == q.size(0),
+                    "fastmax CUDA op: batch sizes of q, k and v must match");
+  TORCH_CHECK_VALUE(k.size(2) == q.size(2) && v.size(2) == q.size(2),
+                    "fastmax CUDA op: token counts of q, k and v must match");
+  TORCH_CHECK_VALUE(q.size(2) >= 1, "fastmax CUDA op: at least one token is needed");
+  TORCH_CHECK_VALUE(v.size(1) == k.size(1) && k.size(1) >= 1 && q.size(1) % k.size(1) == 0,
+                    "fastmax CUDA op: heads of q (", q.size(1),
+                    ") must be a multiple of the heads of k and v (", k.size(1), ", ", v.size(1),
+                    ")");
+  TORCH_CHECK_VALUE(q.numel() < (int64_t(1) << 31) && k.numel() < (int64_t(1) << 31),
+                    "fastmax CUDA op: tensors of 2^31 elements or more are not supported");
+}
+
+// The tensor the kernels read: float16 becomes bfloat16; rows must be 16-byte aligned.
+at::Tensor kernel_view(const at::Tensor& t) {
+  if (t.scalar_type() == at::kHalf) return t.to(at::kBFloat16).contiguous();
+  const int64_t per16 = 16 / static_cast<int64_t>(t.element_size());
+  const bool aligned = t.stride(3) == 1 && t.stride(0) % per16 == 0 && t.stride(1) % per16 == 0 &&
+                       t.stride(2) % per16 == 0 &&
+                       reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0;
+  return aligned ? t : t.contiguous();
+}
+
+void set_roles(Params& p, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
+  p.a = a.data_ptr();
+  p.b = b.data_ptr();
+  p.c = c.data_ptr();
+  p.a_sb = a.stride(0), p.a_sh = a.stride(1), p.a_sn = a.stride(2);
+  p.b_sb = b.stride(0), p.b_sh = b.stride(1), p.b_sn = b.stride(2);
+  p.c_sb = c.stride(0), p.c_sh = c.stride(1), p.c_sn = c.stride(2);
+}
+
+void run_pass(Kind kind, bool causal, const Params& p, at::ScalarType st, cudaStream_t stream) {
+  const cudaError_t err = st == at::kFloat ? launch_pass_f32(kind, causal, p, stream)
+                                           : launch_pass_bf16(kind, causal, p, stream);
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a1,
+                   bool allow_tf32) {
+  Params p{};
+  p.batch = static_cast<int>(q.size(0));
+  p.n = static_cast<int>(q.size(2));
+  p.dim = static_cast<int>(q.size(3));
+  p.group = static_cast<int>(q.size(1) / k.size(1));
+  p.a0 = static_cast<float>(a0);
+  p.a1 = static_cast<float>(a1);
+  p.split = allow_tf32 ? 0 : 1;
+  return p;
+}
+
+std::tuple<at::Tensor, at::Tensor> fwd(const at::Tensor& q, const at::Tensor& k,
+                                       const at::Tensor& v, bool causal, double a0, double a1,
+                                       bool allow_tf32) {
+  check_inputs(q, k, v);
+  const c10::cuda::CUDAGuard guard(q.device());
+  const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
+  const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
+  at::Tensor out = at::empty({b, h, n, d}, qk.options());
+  at::Tensor den = at::empty({b, h, n}, q.options().dtype(at::kFloat));
+  Params p = base_params(q, k, a0, a1, allow_tf32);
+  set_roles(p, qk, kk, vk);
+  p.out = out.data_ptr();
+  p.den_out = den.data_ptr<float>();
+  p.heads_a = static_cast<int>(h);
+  p.heads_bc = static_cast<int>(k.size(1));
+  run_pass(kFwd, causal, p, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
+  if (q.scalar_type() == at::kHalf) out = out.to(at::kHalf);
+  return {out, den};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
+                                                   const at::Tensor& q, const at::Tensor& k,
+                                                   const at::Tensor& v, const at::Tensor& out,
+                                                   const at::Tensor& den, bool causal, double a0,
+                                                   double a1, bool allow_tf32) {
+  check_inputs(q, k, v);
+  TORCH_CHECK_VALUE(grad_out.sizes() == q.sizes() && out.sizes() == q.sizes(),
+                    "fastmax CUDA op: grad_out and out must have q's shape ", q.sizes());
+  TORCH_CHECK_TYPE(grad_out.scalar_type() == q.scalar_type() &&
+                       out.scalar_type() == q.scalar_type(),
+                   "fastmax CUDA op: grad_out and out must have q's dtype");
+  TORCH_CHECK_VALUE(den.scalar_type() == at::kFloat && den.dim() == 3 && den.size(0) == q.size(0) &&
+                        den.size(1) == q.size(1) && den.size(2) == q.size(2),
+                    "fastmax CUDA op: den must be float32 of shape (batch, heads, tokens)");
+  TORCH_CHECK_VALUE(grad_out.device() == q.device() && out.device() == q.device() &&
+                        den.device() == q.device(),
+                    "fastmax CUDA op: every tensor must be on q's device");
+  const c10::cuda::CUDAGuard guard(q.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
+  const at::Tensor gk = kernel_view(grad_out);
+  const at::Tensor ok = kernel_view(out).contiguous();
+  const at::Tensor dn = den.contiguous();
+  const at::ScalarType st = qk.scalar_type();
+  const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3), hkv = k.size(1);
+
+  at::Tensor go = at::empty({b, h, n}, q.options().dtype(at::kFloat));
+  RowDot r{gk.data_ptr(), gk.stride(0), gk.stride(1), gk.stride(2), ok.data_ptr(),
+           go.data_ptr<float>(), static_cast<int>(b), static_cast<int>(h),
+           static_cast<int>(n), static_cast<int>(d)};
+  const cudaError_t err = st == at::kFloat ? launch_row_dot_f32(r, stream)
+                                           : launch_row_dot_bf16(r, stream);
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+
+  at::Tensor dq = at::empty({b, h, n, d}, qk.options());
+  at::Tensor dk = at::empty({b, hkv, n, d}, qk.options());
+  at::Tensor dv = at::empty({b, hkv, n, d}, qk.options());
+  Params p = base_params(q, k, a0, a1, allow_tf32);
+  p.den = dn.data_ptr<float>();
+  p.go = go.data_ptr<float>();
+
+  p.heads_a = static_cast<int>(h), p.heads_bc = static_cast<int>(hkv);
+  set_roles(p, gk, vk, kk);
+  p.out = dq.data_ptr();
+  run_pass(kDq, causal, p, st, stream);
+
+  p.heads_a = static_cast<int>(hkv), p.heads_bc = static_cast<int>(h);
+  set_roles(p, vk, gk, qk);
+  p.out = dk.data_ptr();
+  run_pass(kDk, causal, p, st, stream);
+
+  set_roles(p, kk, qk, gk);
+  p.out = dv.data_ptr();
+  run_pass(kDv, causal, p, st, stream);
+
+  if (q.scalar_type() == at::kHalf) {
+    dq = dq.to(at::kHalf), dk = dk.to(at::kHalf), dv = dv.to(at::kHalf);
+  }
+  return {dq, dk, dv};
+}
+
+}  // namespace
+}  // namespace fastmax
+
+TORCH_LIBRARY(fastmax, m) {
+  m.def("fwd(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, bool allow_tf32) "
+        "-> (Tensor, Tensor)");
+  m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, bool causal, "
+        "float a0, float a1, bool allow_tf32) -> (Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {
+  m.impl("fwd", &fastmax::fwd);
+  m.impl("bwd", &fastmax::bwd);
+}
+
+// A Python module so that `import fastmax._C` loads the library and runs the registrations.
+extern "C" PyObject* PyInit__C(void) {
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  return PyModule_Create(&module);
+}

@@ -1,0 +1,1 @@
+"""Data preparation: GPT-2 tokenizer folder, Wiki40B cleaning, token shards, sample corpus."""

@@ -1,0 +1,146 @@
+"""``fastmax plot``: figures from a real (tiny, CPU) sweep, their provenance, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+import yaml
+
+from fastmax.bench.figures import sdpa_baseline
+from fastmax.bench.sweep_table import read_table
+from fastmax.cli import main
+from fastmax.provenance import file_sha256
+
+STEMS = ("time_vs_n", "memory_vs_n", "speedup_vs_sdpa")
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """bench.csv + environment.json of a tiny CPU sweep, run once for the module."""
+    folder = tmp_path_factory.mktemp("sweep")
+    config = folder / "bench.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "device": "cpu",
+                "methods": [
+                    "fastmax_torch",
+                    "naive_linear",
+                    "sdpa_flash",
+                    "sdpa_math",
+                    "sdpa_efficient",
+                    "chunk_linear_attn",
+                ],
+                "B": 1,
+                "H": 2,
+                "D": 8,
+                "N": [16, 32, 64],
+                "dtypes": ["float32", "bfloat16"],
+                "timing": {
+                    "warmup": 1,
+                    "repeats": 2,
+                    "min_repeats": 1,
+                    "max_case_seconds": 0.01,
+                    "flush_mib": 0,
+                },
+            }
+        )
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["bench", "--config", str(config), "--out", str(folder / "out")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return folder / "out"
+
+
+def _variant(sweep_dir, tmp_path, change):
+    """A copy of the sweep's CSV (and environment) with ``change`` applied to the table."""
+    table = change(read_table(sweep_dir / "bench.csv"))
+    table.to_csv(tmp_path / "bench.csv", index=False)
+    shutil.copy(sweep_dir / "environment.json", tmp_path / "environment.json")
+    return tmp_path / "bench.csv"
+
+
+def _check_outputs(out, csv_path):
+    for stem in STEMS:
+        png = (out / f"{stem}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+        assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+        sidecar = json.loads((out / f"{stem}.json").read_text())
+        assert sidecar["csv_sha256"] == file_sha256(csv_path)
+        assert sidecar["environment"] == json.loads(
+            (csv_path.parent / "environment.json").read_text()
+        )
+        assert sidecar["figure"] == stem
+
+
+def test_plot_writes_three_figures_with_provenance(sweep_dir, tmp_path):
+    out = tmp_path / "figures"
+    assert main(["plot", "--csv", str(sweep_dir / "bench.csv"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in STEMS for ext in ("png", "pdf", "json")
+    )
+    _check_outputs(out, sweep_dir / "bench.csv")
+
+
+def test_plot_marks_out_of_memory_and_draws_gpu_memory(sweep_dir, tmp_path):
+    def gpu_like(table):
+        ok = table["status"] == "ok"
+        table.loc[ok, "peak_mem_bytes"] = table.loc[ok, "N"] * 2**20
+        heavy = (table["method"] == "naive_linear") & (table["N"] == 64)
+        table.loc[heavy, "status"] = "oom"
+        table.loc[heavy, ["median_ms", "p20_ms", "p80_ms", "peak_mem_bytes"]] = float("nan")
+        return table
+
+    csv_path = _variant(sweep_dir, tmp_path, gpu_like)
+    assert (read_table(csv_path)["status"] == "oom").sum() == 4
+    out = tmp_path / "figures"
+    assert main(["plot", "--csv", str(csv_path), "--out", str(out)]) == 0
+    _check_outputs(out, csv_path)
+
+
+def test_speedup_baseline_is_flash_else_the_sdpa_backend_that_ran_most(sweep_dir):
+    table = read_table(sweep_dir / "bench.csv")
+    assert sdpa_baseline(table) == "sdpa_flash"
+    no_flash = table[table["method"] != "sdpa_flash"]
+    assert sdpa_baseline(no_flash) == "sdpa_math"
+    assert sdpa_baseline(no_flash[no_flash["method"] != "sdpa_math"]) is None
+
+
+def test_plot_without_any_sdpa_still_draws(sweep_dir, tmp_path):
+    csv_path = _variant(sweep_dir, tmp_path, lambda t: t[~t["method"].str.startswith("sdpa")])
+    assert main(["plot", "--csv", str(csv_path), "--out", str(tmp_path / "f")]) == 0
+    assert (tmp_path / "f" / "speedup_vs_sdpa.png").is_file()
+
+
+def test_plot_rejects_bad_input_naming_it(sweep_dir, tmp_path, capsys):
+    missing = tmp_path / "none.csv"
+    assert main(["plot", "--csv", str(missing), "--out", str(tmp_path / "f")]) == 2
+    assert "none.csv does not exist" in capsys.readouterr().err
+
+    no_column = _variant(sweep_dir, tmp_path, lambda t: t.drop(columns=["p80_ms"]))
+    assert main(["plot", "--csv", str(no_column), "--out", str(tmp_path / "f")]) == 2
+    assert "lacks the columns ['p80_ms']" in capsys.readouterr().err
+
+    def rename_status(table):
+        table.loc[0, "status"] = "fine"
+        return table
+
+    bad_status = _variant(sweep_dir, tmp_path, rename_status)
+    assert main(["plot", "--csv", str(bad_status), "--out", str(tmp_path / "f")]) == 2
+    assert "status must be" in capsys.readouterr().err
+
+    empty = _variant(sweep_dir, tmp_path, lambda t: t.iloc[:0])
+    assert main(["plot", "--csv", str(empty), "--out", str(tmp_path / "f")]) == 2
+    assert "holds no rows" in capsys.readouterr().err
+
+    no_environment = _variant(sweep_dir, tmp_path, lambda t: t)
+    (tmp_path / "environment.json").unlink()
+    assert main(["plot", "--csv", str(no_environment), "--out", str(tmp_path / "f")]) == 2
+    assert "environment.json does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()

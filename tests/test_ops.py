@@ -1,0 +1,246 @@
+"""The Fastmax op against the float64 formula, on every backend this machine has.
+
+CPU runs the torch backend; with a CUDA GPU and the compiled extension the same tests run the
+cuda backend too (they are skipped, and reported as skipped, without them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import fastmax
+from fastmax.correctness import Case, relative_error, run_case, tolerance
+from fastmax.ops import _cuda
+
+HAS_CUDA = fastmax.cuda_available()
+gpu = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU and the compiled extension")
+BACKENDS = ["torch", pytest.param("cuda", marks=[gpu, pytest.mark.gpu])]
+DEVICE = {"torch": "cpu", "cuda": "cuda"}
+
+
+def _assert_case(case: Case) -> None:
+    result = run_case(case, DEVICE[case.backend])
+    errors = {name: result[name] for name in ("out", "dq", "dk", "dv")}
+    assert result["passed"], f"{case}: {errors} over {result['tolerance']}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("n", [1, 7, 64, 130])
+@pytest.mark.parametrize("heads", [(4, 4), (6, 2), (4, 1)])
+def test_matches_reference_float32(backend, causal, n, heads):
+    _assert_case(Case(backend, "float32", causal, 32, n, *heads))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("head_dim", [32, 64, 128, 256])
+def test_matches_reference_half(backend, dtype, causal, head_dim):
+    _assert_case(Case(backend, dtype, causal, head_dim, 100, 6, 2))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", ["token", "seq_max"])
+def test_normalisations_and_coefficients(backend, normalize):
+    _assert_case(Case(backend, "float32", True, 64, 77, 2, 2, normalize=normalize, a0=1.0, a1=0.5))
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("n", [1, 5, 70])
+def test_second_order_torch(causal, n):
+    _assert_case(Case("torch", "float32", causal, 8, n, 4, 2, p=2))
+
+
+def test_unnormalised_inputs_torch():
+    """normalize=None passes inputs through: small inputs keep the weights positive."""
+    gen = torch.Generator().manual_seed(3)
+    q, k, v = (0.1 * torch.randn(1, 2, 50, 16, generator=gen, dtype=torch.float64) for _ in "qkv")
+    out = fastmax.fastmax_attention(q, k, v, normalize=None, backend="torch")
+    ref = fastmax.reference_attention(q, k, v, normalize=None)
+    assert relative_error(out, ref) < 1e-12
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("p", [1, 2])
+def test_gradcheck_float64(causal, p):
+    gen = torch.Generator().manual_seed(1)
+    shapes = ((1, 2, 9, 4), (1, 1, 9, 4), (1, 1, 9, 4))  # grouped: two query heads per kv head
+    inputs = tuple(
+        torch.randn(shape, generator=gen, dtype=torch.float64, requires_grad=True)
+        for shape in shapes
+    )
+
+    def fn(q, k, v):
+        return fastmax.fastmax_attention(q, k, v, causal=causal, p=p, backend="torch")
+
+    assert torch.autograd.gradcheck(fn, inputs)
+
+
+def test_reference_is_softmax_free_quadratic_form():
+    """reference_attention follows the formula written out by hand for a tiny case."""
+    q = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=torch.float64)
+    k = torch.tensor([[[[0.0, 1.0], [1.0, 0.0]]]], dtype=torch.float64)
+    v = torch.tensor([[[[2.0], [4.0]]]], dtype=torch.float64)
+    out = fastmax.reference_attention(q, k, v, causal=True, normalize=None, a0=1.0, a1=1.0)
+    # Query 0 sees key 0 only; query 1 sees w = (1 + 1, 1 + 0) on values (2, 4).
+    assert out.flatten().tolist() == pytest.approx([2.0, (2 * 2.0 + 1 * 4.0) / 3])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inputs_not_modified_and_strided_inputs(backend):
+    device = DEVICE[backend]
+    gen = torch.Generator().manual_seed(2)
+    base = torch.randn(2, 40, 3, 2, 64, generator=gen).to(device)  # (B, N, qkv, H, D)
+    q, k, v = (base[:, :, i].transpose(1, 2) for i in range(3))  # non-contiguous views
+    before = base.clone()
+    out = fastmax.fastmax_attention(q, k, v, backend=backend)
+    assert torch.equal(base, before)
+    dense = fastmax.fastmax_attention(
+        q.contiguous(), k.contiguous(), v.contiguous(), backend=backend
+    )
+    assert torch.equal(out, dense)
+    ref = fastmax.reference_attention(q, k, v)
+    assert relative_error(out, ref) < tolerance("float32")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deterministic(backend):
+    device = DEVICE[backend]
+    gen = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(2, 4, 300, 64, generator=gen).to(device, torch.bfloat16) for _ in "qkv")
+    results = []
+    for _ in range(2):
+        leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+        out = fastmax.fastmax_attention(*leaves, backend=backend)
+        out.backward(torch.ones_like(out))
+        results.append([out, *(t.grad for t in leaves)])
+    for first, second in zip(*results, strict=True):
+        assert torch.equal(first, second)
+
+
+def test_module_wraps_function():
+    module = fastmax.FastmaxAttention(causal=False, backend="torch")
+    q = torch.randn(1, 2, 10, 8)
+    assert torch.equal(module(q, q, q), fastmax.fastmax_attention(q, q, q, causal=False))
+    assert "causal=False" in repr(module)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"q": torch.zeros(2, 3, 4)}, ValueError, "q must have 4 dimensions"),
+        ({"k": [1.0]}, TypeError, "k must be a torch.Tensor"),
+        ({"v": torch.zeros(1, 2, 5, 8, dtype=torch.int64)}, TypeError, "v must be float16"),
+        ({"k": torch.zeros(1, 2, 5, 8, dtype=torch.float64)}, TypeError, "share one dtype"),
+        ({"k": torch.zeros(2, 2, 5, 8)}, ValueError, "batch size must match"),
+        ({"v": torch.zeros(1, 2, 6, 8)}, ValueError, "number of tokens must match"),
+        ({"k": torch.zeros(1, 2, 5, 4)}, ValueError, "head_dim of k"),
+        ({"k": torch.zeros(1, 3, 5, 8), "v": torch.zeros(1, 3, 5, 8)}, ValueError, "multiple"),
+        ({"k": torch.zeros(1, 1, 5, 8)}, ValueError, "same number of heads"),
+        ({"normalize": "l2"}, ValueError, "normalize must be one of"),
+        ({"p": 3}, ValueError, "p must be 1 or 2"),
+        ({"backend": "triton"}, ValueError, "backend must be one of"),
+        ({"causal": 1}, TypeError, "causal must be a bool"),
+        ({"a1": "1"}, TypeError, "a1 must be a real number"),
+        (
+            {
+                "q": torch.zeros(1, 2, 0, 8),
+                "k": torch.zeros(1, 2, 0, 8),
+                "v": torch.zeros(1, 2, 0, 8),
+            },
+            ValueError,
+            "at least one token",
+        ),
+    ],
+)
+def test_bad_input_raises_clear_error(kwargs, error, match):
+    args = {
+        "q": torch.zeros(1, 2, 5, 8),
+        "k": torch.zeros(1, 2, 5, 8),
+        "v": torch.zeros(1, 2, 5, 8),
+    }
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        fastmax.fastmax_attention(args.pop("q"), args.pop("k"), args.pop("v"), **args)
+
+
+def test_cuda_backend_on_cpu_tensors_is_refused():
+    q = torch.zeros(1, 2, 5, 32)
+    expected = "CUDA tensors" if _cuda.extension_loaded() else "compiled extension"
+    with pytest.raises(ValueError, match=expected):
+        fastmax.fastmax_attention(q, q, q, backend="cuda")
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("shape_q", "shape_kv", "dtype", "kwargs", "match"),
+    [
+        ((1, 2, 8, 48), (1, 2, 8, 48), torch.float32, {}, "head_dim in"),
+        ((1, 2, 8, 64), (1, 2, 8, 64), torch.float64, {}, "float16, bfloat16 or float32"),
+        ((1, 2, 8, 64), (1, 2, 8, 64), torch.float32, {"p": 2}, "p=1 only"),
+    ],
+)
+def test_cuda_backend_unsupported_configuration(shape_q, shape_kv, dtype, kwargs, match):
+    q = torch.zeros(shape_q, device="cuda", dtype=dtype)
+    kv = torch.zeros(shape_kv, device="cuda", dtype=dtype)
+    with pytest.raises(ValueError, match=match):
+        fastmax.fastmax_attention(q, kv, kv, backend="cuda", **kwargs)
+    fastmax.fastmax_attention(q, kv, kv, backend="auto", **kwargs)  # auto falls back to torch
+
+
+def test_compile_fullgraph_torch_backend():
+    fn = torch.compile(
+        lambda q, k, v: fastmax.fastmax_attention(q, k, v, backend="torch"),
+        fullgraph=True,
+        backend="aot_eager",
+    )
+    q, k, v = (torch.randn(1, 4, 37, 16) for _ in "qkv")
+    assert (
+        relative_error(
+            fn(q, k[:, :2], v[:, :2]), fastmax.reference_attention(q, k[:, :2], v[:, :2])
+        )
+        < 1e-5
+    )
+
+
+@gpu
+@pytest.mark.gpu
+def test_compile_fullgraph_cuda_backend():
+    fn = torch.compile(
+        lambda q, k, v: fastmax.fastmax_attention(q, k, v, backend="cuda"), fullgraph=True
+    )
+    leaves = [torch.randn(2, 4, 200, 64, device="cuda", requires_grad=True) for _ in "qkv"]
+    out = fn(*leaves)
+    out.sum().backward()
+    eager = [t.detach().clone().requires_grad_() for t in leaves]
+    ref = fastmax.fastmax_attention(*eager, backend="cuda")
+    ref.sum().backward()
+    assert torch.allclose(out, ref)
+    for compiled, plain in zip(leaves, eager, strict=True):
+        assert torch.allclose(compiled.grad, plain.grad)
+
+
+@gpu
+@pytest.mark.gpu
+def test_opcheck_registrations():
+    """torch.library's own checks of schema, fake kernel and autograd registration."""
+    q, k, v = (torch.randn(1, 4, 70, 32, device="cuda") for _ in "qkv")
+    torch.library.opcheck(torch.ops.fastmax.fwd, (q, k[:, :2], v[:, :2], True, 1.0, 1.0, False))
+    out, den = torch.ops.fastmax.fwd(q, k, v, False, 1.0, 1.0, False)
+    torch.library.opcheck(
+        torch.ops.fastmax.bwd,
+        (torch.randn_like(out), q, k, v, out, den, False, 1.0, 1.0, False),
+        test_utils=("test_schema", "test_faketensor"),
+    )
+
+
+def test_nan_never_passes():
+    ref = torch.ones(3)
+    assert math.isnan(relative_error(torch.tensor([1.0, math.nan, 1.0]), ref))
+    case = Case("torch", "float32", True, 8, 4, 2, 2)
+    assert run_case(case, "cpu")["passed"]
