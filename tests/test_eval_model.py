@@ -176,6 +176,13 @@ def test_seq_max_checkpoint_refuses_padded_batches(tmp_path, checkpoints):
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"max_batch_size": 8}, ValueError, "max_batch_size"),
         ({"dtype": "int8"}, ValueError, "dtype"),
+        ({"device": "gpu0"}, ValueError, "device 'gpu0'"),
+        pytest.param(
+            {"device": "cuda"},
+            ValueError,
+            "no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible"),
+        ),
     ],
 )
 def test_bad_model_arguments_are_named(checkpoints, kwargs, error, match):
@@ -184,7 +191,11 @@ def test_bad_model_arguments_are_named(checkpoints, kwargs, error, match):
 
 
 def test_missing_checkpoint_and_tokenizer_are_named(tmp_path, checkpoints):
-    with pytest.raises(FileNotFoundError, match=r"model_config\.yaml"):
+    with pytest.raises(FileNotFoundError, match="nowhere' does not exist"):
         FastmaxLitGPT(tmp_path / "nowhere")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "lit_model.pth").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"has no model_config\.yaml"):
+        FastmaxLitGPT(tmp_path / "half")
     with pytest.raises(FileNotFoundError, match="tokenizer_dir"):
         FastmaxLitGPT(checkpoints["softmax"], tokenizer_dir=tmp_path)

@@ -43,6 +43,7 @@ DTYPES = {
     "float16": torch.float16,
     "float64": torch.float64,
 }
+CHECKPOINT_FILES = ("model_config.yaml", "lit_model.pth")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 DEFAULT_MAX_GEN_TOKS = 256
 GREEDY_KWARGS = ("until", "max_gen_toks", "do_sample", "temperature")
@@ -61,11 +62,28 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
+def check_checkpoint(checkpoint_dir: str | Path) -> Path:
+    """``checkpoint_dir`` as a Path, after checking that it holds a model written by training."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        raise FileNotFoundError(f"checkpoint folder {str(checkpoint_dir)!r} does not exist")
+    for name in CHECKPOINT_FILES:
+        if not (checkpoint_dir / name).is_file():
+            raise FileNotFoundError(
+                f"checkpoint folder {str(checkpoint_dir)!r} has no {name}; expected a checkpoint "
+                "written by `fastmax train` (model_config.yaml and lit_model.pth)"
+            )
+    return checkpoint_dir
+
+
 def resolve_device(device: str | None) -> torch.device:
     """``device``, or the GPU when one is visible and the CPU otherwise."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device {device!r} is not a torch device ({error})") from error
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was requested but PyTorch sees no CUDA GPU")
     return resolved
@@ -125,17 +143,8 @@ class FastmaxLitGPT(TemplateLM):
             )
         self._batch_size = _positive_int("batch_size", batch_size)
         self._device = resolve_device(device)
-        self._checkpoint_dir = Path(checkpoint_dir)
-        self._model = load_model(
-            self._checkpoint_dir, device=self._device, dtype=resolve_dtype(dtype, self._device)
-        )
-        config = self._model.config
-        seq_max = config.attention == "fastmax" and config.fastmax_normalize == "seq_max"
-        if seq_max and self._batch_size != 1:
-            raise ValueError(
-                "this checkpoint uses fastmax_normalize='seq_max', which divides by a maximum "
-                "over every input token, padding included; evaluate it with batch_size=1"
-            )
+        model_dtype = resolve_dtype(dtype, self._device)
+        self._checkpoint_dir = check_checkpoint(checkpoint_dir)
         tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else self._checkpoint_dir
         if not any((tokenizer_dir / name).is_file() for name in TOKENIZER_FILES):
             raise FileNotFoundError(
@@ -147,6 +156,14 @@ class FastmaxLitGPT(TemplateLM):
         if self.tokenizer.eos_id is None:
             raise ValueError(
                 f"the tokenizer in {str(tokenizer_dir)!r} defines no end-of-text token"
+            )
+        self._model = load_model(self._checkpoint_dir, device=self._device, dtype=model_dtype)
+        config = self._model.config
+        seq_max = config.attention == "fastmax" and config.fastmax_normalize == "seq_max"
+        if seq_max and self._batch_size != 1:
+            raise ValueError(
+                "this checkpoint uses fastmax_normalize='seq_max', which divides by a maximum "
+                "over every input token, padding included; evaluate it with batch_size=1"
             )
         half_context = max(self.max_length // 2, 1)
         self._max_gen_toks = (
@@ -196,6 +213,7 @@ class FastmaxLitGPT(TemplateLM):
             "fastmax_options": config.fastmax_options if config.attention == "fastmax" else None,
             "model_num_parameters": sum(p.numel() for p in self._model.parameters()),
             "model_dtype": str(self._model.lm_head.weight.dtype),
+            "model_device": str(self._device),
         }
 
     def tok_encode(

@@ -36,23 +36,8 @@ import yaml
 from fastmax.provenance import environment, file_sha256, write_json
 
 LOCAL_TASKS = Path(__file__).resolve().parent / "tasks"
-CHECKPOINT_FILES = ("model_config.yaml", "lit_model.pth")
 CSV_COLUMNS = ("task", "metric", "value", "stderr", "n_samples")
 EXTRA_PACKAGES = ("transformers", "datasets", "tokenizers")
-
-
-def check_checkpoint(checkpoint_dir: str | Path) -> Path:
-    """``checkpoint_dir`` as a Path, after checking that it holds a model written by training."""
-    checkpoint_dir = Path(checkpoint_dir)
-    if not checkpoint_dir.is_dir():
-        raise FileNotFoundError(f"checkpoint folder {str(checkpoint_dir)!r} does not exist")
-    for name in CHECKPOINT_FILES:
-        if not (checkpoint_dir / name).is_file():
-            raise FileNotFoundError(
-                f"checkpoint folder {str(checkpoint_dir)!r} has no {name}; expected a checkpoint "
-                "written by `fastmax train` (model_config.yaml and lit_model.pth)"
-            )
-    return checkpoint_dir
 
 
 def parse_tasks(text: str) -> list[str]:
@@ -135,6 +120,7 @@ def evaluate_checkpoint(
     from lm_eval.utils import handle_non_serializable
 
     from fastmax.evaluate import MODEL_NAME
+    from fastmax.evaluate.model import check_checkpoint
 
     checkpoint_dir = check_checkpoint(checkpoint_dir)
     if limit is not None and limit < 1:
