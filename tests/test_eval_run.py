@@ -185,3 +185,25 @@ def test_lm_eval_command_line_runs_the_model(checkpoints, tmp_path):
     data = json.loads(written.read_text())
     assert data["config"]["attention"] == "fastmax"
     assert data["n-samples"]["smoke_piqa"]["effective"] == 2
+
+
+def test_report_marks_metrics_a_run_lacks(evaluated, tmp_path):
+    partial = json.loads((evaluated / "fastmax.json").read_text())
+    del partial["results"]["smoke_piqa"]
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    runs = [
+        f"--run=softmax={evaluated / 'softmax.json'}",
+        f"--run=fastmax={tmp_path / 'partial.json'}",
+    ]
+    assert main(["report", *runs, "--out", str(tmp_path / "table")]) == 0
+    rows = {
+        (row["task"], row["metric"]): row for row in read_csv(tmp_path / "table" / "eval_table.csv")
+    }
+    assert rows[("smoke_piqa", "acc")]["fastmax"] == ""
+    assert rows[("smoke_piqa", "acc")]["softmax"] != ""
+    assert rows[("smoke_lambada", "acc")]["fastmax"] != ""
+    markdown = (tmp_path / "table" / "eval_table.md").read_text()
+    assert any(
+        line.startswith("| smoke_piqa | acc ↑ |") and line.endswith("| – |")
+        for line in markdown.splitlines()
+    )
