@@ -50,7 +50,7 @@ rule eval_table:
     params:
         out=lambda wildcards, output: os.path.dirname(output.csv),
     shell:
-        "python workflow/scripts/record.py --new-sidecar {output.json} "
+        "python workflow/scripts/record.py --sidecar {output.json} "
         "--timing eval_softmax={input.softmax_time} --timing eval_fastmax={input.fastmax_time} -- "
         "fastmax report --run softmax={input.softmax} --run fastmax={input.fastmax} "
         "--out {params.out} > {log} 2>&1"
