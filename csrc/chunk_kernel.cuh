@@ -58,8 +58,11 @@ struct Shape {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
            sizeof(float) * (size_t(stages) * 4 * kChunk + (kWarps + 1) * QTE);
   }
+  // Two stages (prefetch the next chunk) where Hopper's 227 KB per block allow it.
   static constexpr int STAGES = bytes(2) <= 227 * 1024 ? 2 : 1;
-  static constexpr size_t SMEM = bytes(STAGES);
+  // The single-stage variant is also built where two stages exceed 99 KB, the smallest per-block
+  // limit of the targeted GPUs (sm_86, sm_89), so those GPUs fall back to it at run time.
+  static constexpr bool SINGLE_FALLBACK = STAGES == 2 && bytes(2) > 99 * 1024;
 };
 
 // Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a padded tile;
@@ -109,7 +112,7 @@ __device__ __forceinline__ void mma_tile_row(float (*acc)[4], const typename F::
   }
 }
 
-template <typename T, int P, int KIND, int MODE>
+template <typename T, int P, int KIND, int MODE, int STAGES>
 __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   using F = Frag<T>;
   using S = Shape<T, P, KIND>;
@@ -120,9 +123,9 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* smem = reinterpret_cast<T*>(smem_raw);
-  T* s_state = smem + S::STAGES * S::STAGE;
+  T* s_state = smem + STAGES * S::STAGE;
   float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][4][kChunk]
-  float* s_sigma = s_scalar + S::STAGES * 4 * kChunk;  // sigma, reduced over warps
+  float* s_sigma = s_scalar + STAGES * 4 * kChunk;  // sigma, reduced over warps
   float* s_sigma_part = s_sigma + QTE;                   // [warp][QTE] running partial sums
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -171,7 +174,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   for (int i = tid; i < S::STATE; i += kThreads) F::set(s_state + i, 0.f);
   for (int i = tid; i < (kWarps + 1) * QTE; i += kThreads) s_sigma[i] = 0.f;
   if (KIND == kFwd) {
-    for (int st = 0; st < S::STAGES; ++st)
+    for (int st = 0; st < STAGES; ++st)
       for (int i = tid; i < kChunk * 8; i += kThreads)
         F::set(stage_ptr(st) + 2 * S::TILE_A + (i / 8) * LDC + QT + i % 8, i % 8 == 0 ? 1.f : 0.f);
   }
@@ -192,7 +195,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
   // Wait for the copies of step `step`, then make them visible; prefetch step + 1 first.
   auto arrive = [&](int step, int total, auto&& issue) {
-    if (S::STAGES == 2) {
+    if (STAGES == 2) {
       if (step + 1 < total) issue(step + 1);
       cp_async_commit();
       cp_async_wait<1>();
@@ -349,13 +352,13 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   if constexpr (MODE == kFull) {
     // Pass 1: the state of the whole sequence.
     const int total = n_chunks * group;
-    if (S::STAGES == 2) {
+    if (STAGES == 2) {
       load(0, 0, 0, false, true);
       cp_async_commit();
     }
     for (int step = 0; step < total; ++step) {
-      const int st = S::STAGES == 2 ? step & 1 : 0;
-      arrive(step, total, [&](int s2) { load(S::STAGES == 2 ? s2 & 1 : 0, s2 / group, s2 % group, false, true); });
+      const int st = STAGES == 2 ? step & 1 : 0;
+      arrive(step, total, [&](int s2) { load(STAGES == 2 ? s2 & 1 : 0, s2 / group, s2 % group, false, true); });
       prescale(st, step / group);
       accumulate_state(st, step / group);
       if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
@@ -367,13 +370,13 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     reduce_sigma();
     __syncthreads();
     // Pass 2: outputs A S.
-    if (S::STAGES == 2) {
+    if (STAGES == 2) {
       load(0, 0, 0, true, false);
       cp_async_commit();
     }
     for (int ck = 0; ck < n_chunks; ++ck) {
-      const int st = S::STAGES == 2 ? ck & 1 : 0;
-      arrive(ck, n_chunks, [&](int c2) { load(S::STAGES == 2 ? c2 & 1 : 0, c2, 0, true, false); });
+      const int st = STAGES == 2 ? ck & 1 : 0;
+      arrive(ck, n_chunks, [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c2, 0, true, false); });
       float out[NT][4];
 #pragma unroll
       for (int j = 0; j < NT; ++j)
@@ -389,16 +392,16 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       const int c = step / group;
       return MODE == kScanFwd ? c : n_chunks - 1 - c;
     };
-    if (S::STAGES == 2) {
+    if (STAGES == 2) {
       load(0, chunk_of(0), 0, true, true);
       cp_async_commit();
     }
     float out[NT][4];
     for (int step = 0; step < total; ++step) {
-      const int st = S::STAGES == 2 ? step & 1 : 0;
+      const int st = STAGES == 2 ? step & 1 : 0;
       const int ck = chunk_of(step), g = step % group;
       arrive(step, total, [&](int s2) {
-        load(S::STAGES == 2 ? s2 & 1 : 0, chunk_of(s2), s2 % group, true, true);
+        load(STAGES == 2 ? s2 & 1 : 0, chunk_of(s2), s2 % group, true, true);
       });
       prescale(st, ck);
       const T* ta = stage_ptr(st);
@@ -474,17 +477,34 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
 namespace fastmax {
 
-template <typename T, int P, int KIND, int MODE>
-cudaError_t launch_one(const Params& p, cudaStream_t stream) {
+template <typename T, int P, int KIND, int MODE, int STAGES>
+cudaError_t launch_staged(const Params& p, cudaStream_t stream) {
   using S = Shape<T, P, KIND>;
-  auto kernel = chunk_kernel<T, P, KIND, MODE>;
+  auto kernel = chunk_kernel<T, P, KIND, MODE, STAGES>;
+  const size_t smem = S::bytes(STAGES);
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(S::SMEM));
+                                         static_cast<int>(smem));
   if (err != cudaSuccess) return err;
   const int64_t blocks = int64_t(p.batch) * p.heads_a * (p.dim / S::QT);
   if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  kernel<<<static_cast<unsigned>(blocks), kThreads, S::SMEM, stream>>>(p);
+  kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(p);
   return cudaGetLastError();
+}
+
+// Two stages when the device's per-block shared memory allows, else one, else kErrSharedMemory.
+template <typename T, int P, int KIND, int MODE>
+cudaError_t launch_one(const Params& p, cudaStream_t stream) {
+  using S = Shape<T, P, KIND>;
+  int device = 0, limit = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (err != cudaSuccess) return err;
+  if (S::bytes(S::STAGES) <= size_t(limit)) return launch_staged<T, P, KIND, MODE, S::STAGES>(p, stream);
+  if constexpr (S::SINGLE_FALLBACK) {
+    if (S::bytes(1) <= size_t(limit)) return launch_staged<T, P, KIND, MODE, 1>(p, stream);
+  }
+  return kErrSharedMemory;
 }
 
 template <typename T, int KIND>

@@ -48,6 +48,9 @@ struct Params {
   int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
 };
 
+// Returned when a pass needs more shared memory per block than the device offers.
+constexpr cudaError_t kErrSharedMemory = cudaErrorNotSupported;
+
 // One pass over bfloat16 or float32 tiles; causal selects the scan, otherwise the full pass.
 cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_t stream);

@@ -77,6 +77,9 @@ void set_roles(Params& p, const at::Tensor& a, const at::Tensor& b, const at::Te
 void run_pass(Kind kind, bool causal, const Params& p, at::ScalarType st, cudaStream_t stream) {
   const cudaError_t err = st == at::kFloat ? launch_pass_f32(kind, causal, p, stream)
                                            : launch_pass_bf16(kind, causal, p, stream);
+  TORCH_CHECK_VALUE(err != kErrSharedMemory, "fastmax CUDA op: ", st, " with head_dim ", p.dim,
+                    " needs more shared memory per block than this GPU offers; use "
+                    "backend='torch' (or bfloat16) for this configuration");
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
