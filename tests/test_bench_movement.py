@@ -76,7 +76,7 @@ def test_cpu_profile_writes_the_split_and_the_figure(tmp_path):
         assert split["compute"] > 0 and split["copy"] > 0  # matmuls; pads and concatenations
         assert sum(shares) == pytest.approx(1.0)
     for suffix in ("png", "pdf"):
-        assert (out / f"movement.{suffix}").stat().st_size > 5_000
+        assert (out / f"fig5_movement.{suffix}").stat().st_size > 5_000
     sidecar = json.loads((out / "fig5_movement.json").read_text())
     assert sidecar["movement"]["method"] == "fastmax_torch"
     assert sidecar["environment"]["cuda_available"] is False
