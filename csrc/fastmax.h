@@ -48,6 +48,10 @@ struct Params {
   int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
 };
 
+// Shared memory per block the forward and backward passes need at least (dtype: 0 = bfloat16,
+// 1 = float32; 0 for an unsupported head dim).
+size_t shared_memory_needed(int dtype, int dim);
+
 // Returned when a pass needs more shared memory per block than the device offers.
 constexpr cudaError_t kErrSharedMemory = cudaErrorNotSupported;
 

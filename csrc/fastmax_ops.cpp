@@ -260,6 +260,17 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y_in, const at::Tensor& x_
   return dx;
 }
 
+// Whether the passes for this dtype and head_dim fit the shared memory of a device.
+bool fits_device(c10::ScalarType dtype, int64_t head_dim, int64_t device) {
+  const size_t need = shared_memory_needed(dtype == at::kFloat ? 1 : 0, static_cast<int>(head_dim));
+  int limit = 0;
+  const cudaError_t err = cudaDeviceGetAttribute(
+      &limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, static_cast<int>(device));
+  TORCH_CHECK(err == cudaSuccess, "fastmax: cannot read the shared memory of device ", device,
+              ": ", cudaGetErrorString(err));
+  return need > 0 && need <= static_cast<size_t>(limit);
+}
+
 }  // namespace
 }  // namespace fastmax
 
@@ -270,6 +281,7 @@ TORCH_LIBRARY(fastmax, m) {
         "float a0, float a1, bool allow_tf32) -> (Tensor, Tensor, Tensor)");
   m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
+  m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);
 }
 
 TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {

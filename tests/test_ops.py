@@ -270,3 +270,19 @@ def test_nan_never_passes():
     assert math.isnan(relative_error(torch.tensor([1.0, math.nan, 1.0]), ref))
     case = Case("torch", "float32", True, 8, 4, 2, 2)
     assert run_case(case, "cpu")["passed"]
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("head_dim", [32, 64, 128, 256])
+def test_shapes_beyond_the_gpu_shared_memory_are_refused_clearly(dtype, head_dim):
+    """A shape whose kernels fit runs; one that does not is refused by 'cuda', taken by 'auto'."""
+    q = torch.randn(1, 2, 80, head_dim, device="cuda", dtype=dtype)
+    if _cuda.fits_device(dtype, head_dim, torch.cuda.current_device()):
+        fastmax.fastmax_attention(q, q, q, backend="cuda")
+    else:
+        with pytest.raises(ValueError, match="shared memory"):
+            fastmax.fastmax_attention(q, q, q, backend="cuda")
+    ref = fastmax.reference_attention(q, q, q)
+    assert relative_error(fastmax.fastmax_attention(q, q, q), ref) < tolerance(str(dtype)[6:])

@@ -7,6 +7,7 @@
 
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
+    fastmax::fits_device(dtype, head_dim, device) -> bool
 
 ``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
 (float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
@@ -17,6 +18,8 @@ formula, so the op is one node in a compiled graph. When the extension was not b
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 
@@ -45,6 +48,13 @@ def extension_error() -> str | None:
 def _allow_tf32() -> bool:
     """Whether float32 inputs may use one TF32 product (torch's matmul precision setting)."""
     return torch.get_float32_matmul_precision() != "highest"
+
+
+@torch.compiler.assume_constant_result
+@functools.cache
+def fits_device(dtype: torch.dtype, head_dim: int, device: int) -> bool:
+    """Whether the kernels for this dtype and head_dim fit the device's shared memory."""
+    return torch.ops.fastmax.fits_device(dtype, head_dim, device)
 
 
 def cuda_attention(

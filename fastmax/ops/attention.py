@@ -27,6 +27,12 @@ def _cuda_unsupported(q: torch.Tensor, v: torch.Tensor, p: int) -> str | None:
         return f"the CUDA kernels take head_dim in {_cuda.SUPPORTED_HEAD_DIMS}, got {d}"
     if dv != d:
         return f"the CUDA kernels need v's head_dim equal to q's ({d}), got {dv}"
+    device = q.device.index if q.device.index is not None else torch.cuda.current_device()
+    if not _cuda.fits_device(q.dtype, d, device):
+        return (
+            f"{q.dtype} with head_dim {d} needs more shared memory per block than "
+            f"{torch.cuda.get_device_name(device)} offers"
+        )
     return None
 
 
