@@ -29,6 +29,13 @@ die() {
     say "FAILED: $*"
     exit 1
 }
+# logged FILE COMMAND...: run COMMAND with its output shown and kept in FILE; COMMAND's status.
+logged() {
+    local file=$1
+    shift
+    "$@" 2>&1 | tee "$file"
+    return "${PIPESTATUS[0]}"
+}
 timed() {
     local name=$1 start=$SECONDS
     shift
@@ -50,7 +57,6 @@ cleanup() {
     set +e
     if [ -S "$WORK/docker.sock" ]; then
         "$DOCKER" ps -aq | xargs -r "$DOCKER" rm -f >/dev/null
-        "$DOCKER" image prune -f >/dev/null
     fi
     if [ -s "$WORK/dockerd.pid" ]; then
         kill "$(cat "$WORK/dockerd.pid")"
@@ -66,6 +72,8 @@ cleanup() {
         say "engine log (last lines):"
         tail -n 20 "$WORK/dockerd.log" >&2
     fi
+    # The engine leaves its network namespace mounted under its exec root.
+    find "$WORK/exec" -type f -path '*/netns/*' -exec umount {} \; 2>/dev/null
     rm -rf "$WORK"
     say "engine stopped; cache $CACHE: $(du -sh "$CACHE" 2>/dev/null | cut -f1); total $((SECONDS - START)) s"
     exit "$status"
@@ -158,21 +166,25 @@ serve_local_index() {
     say "local package index on 127.0.0.1:$INDEX_PORT: ${indexes[*]} ${links[*]}"
 }
 
+# Builds the image; afterwards removes the images no tag needs any more (the previous build's),
+# keeping the layers of this one, which the next build reuses.
 build_image() {
     local certs=""
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
         certs=$(cat /usr/local/share/ca-certificates/*.crt)
     fi
-    "$DOCKER" build --network host -f docker/Dockerfile -t "$IMAGE" \
+    logged "$WORK/build.log" "$DOCKER" build --network host -f docker/Dockerfile -t "$IMAGE" \
         --build-arg BASE_IMAGE="$BASE" \
         --build-arg FASTMAX_CUDA_ARCHS=9.0 --build-arg MAX_JOBS="$(nproc)" \
         --build-arg EXTRA_CA_CERTS="$certs" \
         --build-arg FASTMAX_GIT_COMMIT="$(git rev-parse HEAD)" \
-        "${PIP_ARGS[@]}" . | tee "$WORK/build.log" | grep -E '^Step |Using cache|Successfully'
-    [ "${PIPESTATUS[0]}" = 0 ] || {
-        tail -n 40 "$WORK/build.log" >&2
+        "${PIP_ARGS[@]}" . >/dev/null || {
+        tail -n 60 "$WORK/build.log" >&2
         die "docker build failed"
     }
+    grep -E '^Step [0-9]+/|^ ---> Using cache' "$WORK/build.log" | cut -c1-100
+    "$DOCKER" image prune -f >/dev/null
+    say "image $IMAGE: $("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE" | numfmt --to=iec)"
 }
 
 # in_image ARGS...: docker run of the image without network.
@@ -189,9 +201,11 @@ container_tests() {
 default_command() {
     local results=$WORK/default-results
     install -d -o 1000 -g 1000 "$results"
-    in_image -v "$results:/workspace/results" "$IMAGE" 2>&1 | tee "$WORK/default.log" |
-        grep -E "^fastmax|Fastmax workflow|steps \(|Error"
-    [ "${PIPESTATUS[0]}" = 0 ] || die "the default command failed"
+    logged "$WORK/default.log" in_image -v "$results:/workspace/results" "$IMAGE" >/dev/null || {
+        tail -n 40 "$WORK/default.log" >&2
+        die "the default command failed"
+    }
+    grep -E "^fastmax|Fastmax workflow|steps \(" "$WORK/default.log"
     grep -q "running the 'figures' target with the 'smoke' config" "$WORK/default.log" ||
         die "the default command did not say it runs figures with the smoke config"
     for file in kernels/correctness.csv figures/fig3_time.png profile/movement/fig5_movement.png \

@@ -11,7 +11,9 @@
 #      every job must have been a SLURM job that completed, its rule log written while it ran;
 #   2. the same targets with workflow/profiles/local: tokenizer, shards and checkpoint configs
 #      must be identical and the training losses equal to the SLURM run's;
-#   3. a job that fails, through the same profile: Snakemake must report it and stop within a
+#   3. train_linear as two srun tasks of one job (a two-GPU node's layout, on CPUs): both ranks
+#      must come from SLURM and the checkpoint must record devices: 2;
+#   4. a job that fails, through the same profile: Snakemake must report it and stop within a
 #      time limit, and SLURM must record it as failed;
 # then stops the daemons it started. The Python environment is that of `./run.sh setup`
 # (.venv, or FASTMAX_VENV); prints the time of each phase.
@@ -27,6 +29,13 @@ say() { echo "slurm.sh: $*" >&2; }
 die() {
     say "FAILED: $*"
     exit 1
+}
+# logged FILE COMMAND...: run COMMAND with its output shown and kept in FILE; COMMAND's status.
+logged() {
+    local file=$1
+    shift
+    "$@" 2>&1 | tee "$file"
+    return "${PIPESTATUS[0]}"
 }
 timed() {
     local name=$1 start=$SECONDS
@@ -51,12 +60,19 @@ cleanup() {
     if [ -x /usr/bin/scancel ] && [ -e "$STATE/slurmctld.pid" ]; then
         scancel --user=root >/dev/null 2>&1
     fi
+    local pids=() pidfile
     for pidfile in "${STARTED[@]}"; do
         if [ -s "$pidfile" ]; then
-            kill "$(cat "$pidfile")" 2>/dev/null
+            pids+=("$(cat "$pidfile")")
         fi
     done
-    sleep 1
+    if [ "${#pids[@]}" != 0 ]; then
+        kill "${pids[@]}" 2>/dev/null
+        for _ in $(seq 20); do
+            kill -0 "${pids[@]}" 2>/dev/null || break
+            sleep 0.5
+        done
+    fi
     if [ -e "$WORK/slurm.conf.saved" ]; then
         mv "$WORK/slurm.conf.saved" "$CONF"
     elif [ -e "$WORK/slurm.conf.ours" ]; then
@@ -140,8 +156,7 @@ start_cluster() {
     STARTED+=("$STATE/slurmctld.pid")
     slurmd -f "$CONF"
     STARTED+=("$STATE/slurmd.pid")
-    local tries
-    for tries in $(seq 60); do
+    for _ in $(seq 60); do
         if [ "$(sinfo -h -o %T 2>/dev/null)" = idle ]; then
             sinfo
             return
@@ -192,12 +207,11 @@ slurm_run() {
     local run=$WORK/slurm-run
     copy_repository "$run"
     # CPU-only cluster: no GPU requests, one training process, both CPUs per job.
-    in_copy "$run" env FASTMAX_SLURM_GPU_GRES= FASTMAX_SLURM_TRAIN_TASKS_PER_NODE=1 \
-        FASTMAX_SLURM_CPUS_PER_TASK="$(nproc)" \
+    logged "$WORK/slurm-run.log" in_copy "$run" env FASTMAX_SLURM_GPU_GRES= \
+        FASTMAX_SLURM_TRAIN_TASKS_PER_NODE=1 FASTMAX_SLURM_CPUS_PER_TASK="$(nproc)" \
         snakemake --profile workflow/profiles/slurm --config profile=smoke \
         --slurm-init-seconds-before-status-checks 5 --slurm-keep-successful-logs \
-        -- "${TARGETS[@]}" 2>&1 | tee "$WORK/slurm-run.log"
-    [ "${PIPESTATUS[0]}" = 0 ] || die "the smoke run through the SLURM profile failed"
+        -- "${TARGETS[@]}" || die "the smoke run through the SLURM profile failed"
 }
 
 check_slurm_jobs() {
@@ -213,8 +227,8 @@ check_slurm_jobs() {
         written=$(stat -c %Y "$run/$rule_log")
         ((start <= written && written <= end)) ||
             die "$rule_log was not written during SLURM job $id ($start..$end, at $written)"
-        say "rule $rule: SLURM job $id COMPLETED on $(jobcomp_field "$id" NodeList)," \
-            "$rule_log written while it ran"
+        say "rule $rule: SLURM job $id COMPLETED on $(jobcomp_field "$id" NodeList) in" \
+            "$((end - start)) s; $rule_log written while it ran"
     done < <(submitted_jobs "$WORK/slurm-run.log")
     [ "$count" = 5 ] || die "expected 5 SLURM jobs (tokenizer, corpus, shards, 2 trainings), saw $count"
 }
@@ -223,11 +237,10 @@ local_run() {
     local run=$WORK/local-run
     copy_repository "$run"
     in_copy "$run" snakemake --profile workflow/profiles/local --config profile=smoke \
-        -- "${TARGETS[@]}" >"$WORK/local-run.log" 2>&1 ||
-        {
-            tail -n 40 "$WORK/local-run.log" >&2
-            die "the local smoke run failed"
-        }
+        -- "${TARGETS[@]}" >"$WORK/local-run.log" 2>&1 || {
+        tail -n 40 "$WORK/local-run.log" >&2
+        die "the local smoke run failed"
+    }
 }
 
 # Outputs of the two runs: the same files; JSON equal up to creation times and the run's own
@@ -269,13 +282,39 @@ for tree in trees:
     print(f"{tree}: {len(files[0])} files, equal")
 for variant in ("regular", "linear"):
     slurm, local = (pd.read_csv(r / f"results/smoke/train/{variant}/metrics.csv") for r in runs)
-    columns = [c for c in ("iter", "step", "train_loss", "val_loss") if c in local.columns]
-    assert len(columns) > 2, f"metrics.csv lacks the loss columns: {list(local.columns)}"
+    columns = ["step", "loss", "val_loss"]
+    assert set(columns) <= set(local.columns), f"metrics.csv columns: {list(local.columns)}"
     pd.testing.assert_frame_equal(slurm[columns], local[columns], rtol=1e-5)
     print(f"train/{variant}/metrics.csv: {len(local)} rows of {', '.join(columns)}, equal")
 EOF
         die "the SLURM run's outputs differ from the local run's"
     say "tokenizer, shards, checkpoint configs and losses of the SLURM run equal the local run's"
+}
+
+# Training as two srun tasks of one job (the layout of a node with two GPUs, on CPUs here):
+# Fabric must take both ranks from SLURM, and the checkpoint must record that layout.
+tasks_run() {
+    local run=$WORK/tasks-run id log rank
+    copy_repository "$run"
+    mkdir -p "$run/results/smoke"
+    cp -a "$WORK/slurm-run/results/smoke/data" "$run/results/smoke/"
+    logged "$WORK/tasks-run.log" in_copy "$run" env FASTMAX_SLURM_GPU_GRES= \
+        FASTMAX_SLURM_TRAIN_TASKS_PER_NODE=2 FASTMAX_SLURM_CPUS_PER_TASK=1 \
+        snakemake --profile workflow/profiles/slurm --config profile=smoke \
+        --slurm-init-seconds-before-status-checks 5 -- train_linear >/dev/null ||
+        die "training as two srun tasks failed"
+    grep -F "srun --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 fastmax train" \
+        "$WORK/tasks-run.log" >/dev/null || die "the train job was not launched by srun"
+    read -r _ id _ < <(submitted_jobs "$WORK/tasks-run.log")
+    [ "$(jobcomp_field "$id" JobState)" = COMPLETED ] || die "SLURM job $id did not complete"
+    log=$run/results/smoke/logs/train/linear.log
+    for rank in 0 1; do
+        grep -q "GLOBAL_RANK: $rank, MEMBER: $((rank + 1))/2" "$log" ||
+            die "rank $rank of 2 did not start in SLURM job $id (see $log)"
+    done
+    grep -q "^devices: 2$" "$run/results/smoke/train/linear/final/train_config.yaml" ||
+        die "the checkpoint does not record devices: 2"
+    say "SLURM job $id: fastmax train as 2 srun tasks, ranks 0 and 1 from SLURM, devices: 2"
 }
 
 failing_run() {
@@ -313,5 +352,6 @@ timed "smoke ${TARGETS[*]} through workflow/profiles/slurm" slurm_run
 timed "check the SLURM jobs" check_slurm_jobs
 timed "smoke ${TARGETS[*]} with workflow/profiles/local" local_run
 timed "compare the two runs" compare_runs
+timed "train_linear as two srun tasks through workflow/profiles/slurm" tasks_run
 timed "a failing job through workflow/profiles/slurm" failing_run
 say "SLURM profile: all checks passed"
