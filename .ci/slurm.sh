@@ -292,25 +292,35 @@ EOF
 }
 
 # Training as two srun tasks of one job (the layout of a node with two GPUs, on CPUs here):
-# Fabric must take both ranks from SLURM, and the checkpoint must record that layout.
+# Fabric must take both ranks from SLURM (two processes in all, not two each), and the
+# checkpoint must record that layout. On CPUs the smoke config's strategy becomes ddp (auto
+# means FSDP for several processes, which Lightning runs on GPUs only); the data is the first
+# run's.
 tasks_run() {
     local run=$WORK/tasks-run id log rank
     copy_repository "$run"
+    sed -i 's/^strategy: auto/strategy: ddp/' "$run/workflow/config/train/smoke-linear.yaml"
     mkdir -p "$run/results/smoke"
     cp -a "$WORK/slurm-run/results/smoke/data" "$run/results/smoke/"
     logged "$WORK/tasks-run.log" in_copy "$run" env FASTMAX_SLURM_GPU_GRES= \
         FASTMAX_SLURM_TRAIN_TASKS_PER_NODE=2 FASTMAX_SLURM_CPUS_PER_TASK=1 \
         snakemake --profile workflow/profiles/slurm --config profile=smoke \
-        --slurm-init-seconds-before-status-checks 5 -- train_linear >/dev/null ||
+        --slurm-init-seconds-before-status-checks 5 -- train_linear >/dev/null || {
+        tail -n 40 "$WORK/tasks-run.log" "$run/results/smoke/logs/train/linear.log" >&2
         die "training as two srun tasks failed"
+    }
     grep -F "srun --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 fastmax train" \
         "$WORK/tasks-run.log" >/dev/null || die "the train job was not launched by srun"
     read -r _ id _ < <(submitted_jobs "$WORK/tasks-run.log")
     [ "$(jobcomp_field "$id" JobState)" = COMPLETED ] || die "SLURM job $id did not complete"
     log=$run/results/smoke/logs/train/linear.log
+    [ "$(grep -c "Initializing distributed: GLOBAL_RANK" "$log")" = 2 ] || {
+        tail -n 40 "$log" >&2
+        die "SLURM job $id did not run exactly two training processes"
+    }
     for rank in 0 1; do
         grep -q "GLOBAL_RANK: $rank, MEMBER: $((rank + 1))/2" "$log" ||
-            die "rank $rank of 2 did not start in SLURM job $id (see $log)"
+            die "rank $rank of 2 did not start in SLURM job $id"
     done
     grep -q "^devices: 2$" "$run/results/smoke/train/linear/final/train_config.yaml" ||
         die "the checkpoint does not record devices: 2"

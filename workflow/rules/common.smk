@@ -136,15 +136,19 @@ def train_layout(resources):
     return nodes, per_node
 
 
-def train_launcher(wildcards, threads, resources):
-    """The launcher of `fastmax train` with its task layout, or nothing: one process starts."""
+def train_launcher(wildcards, resources):
+    """The launcher of `fastmax train` with its task layout, or nothing: one process starts.
+
+    The CPUs of each task are the resource ``cpus_per_task`` (what the job was given), not the
+    rule's threads, which the job step evaluates again against the whole node.
+    """
     layout = train_layout(resources)
     if layout is None:
         return ""
     nodes, per_node = layout
-    return (
-        f"{resources.mpi} --nodes={nodes} --ntasks-per-node={per_node} "
-        f"--cpus-per-task={threads}"
+    cpus = resources.get("cpus_per_task")
+    return f"{resources.mpi} --nodes={nodes} --ntasks-per-node={per_node}" + (
+        f" --cpus-per-task={cpus}" if cpus else ""
     )
 
 
