@@ -9,11 +9,14 @@
 # No image registry is needed: the base is a stand-in for nvidia/cuda (Debian 12 from
 # debootstrap plus this machine's CUDA toolkit, CUDA_HOME or /usr/local/cuda), built once and
 # cached. pip in the build gets PyPI (with this machine's extra CA certificates) and the local
-# package indexes that `pip config list` names, served over http on 127.0.0.1. The image is
-# built for sm_90 only (FASTMAX_CUDA_ARCHS=9.0, as CI builds the op), then, without network:
+# package indexes that `pip config list` names, served over http on 127.0.0.1, port
+# FASTMAX_CI_INDEX_PORT (default 38123; the URL is part of the build cache's key: keep it).
+# The image is built for sm_90 only (FASTMAX_CUDA_ARCHS=9.0, as CI builds the op), then,
+# without network:
 #   1. the container's tests: the op's tests and the correctness matrix of the PyTorch backend;
 #   2. the default command: the `figures` target, which must choose the smoke config (no GPU);
-#   3. a target named on the command line: `snakemake data` into a bind-mounted results folder;
+#   3. a target named on the command line, `snakemake data`, as another user (docker run --user)
+#      into a bind-mounted results folder;
 # then the engine is stopped. Prints the time of each phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -215,17 +218,19 @@ default_command() {
     say "default command: figures (smoke) written to the results volume"
 }
 
+# A target named on the command line, run as another user than the image's (docker run --user,
+# as for a results folder owned by the caller).
 named_target() {
     local results=$WORK/target-results
-    install -d -o 1000 -g 1000 "$results"
-    in_image -v "$results:/workspace/results" "$IMAGE" snakemake --config profile=smoke -- data \
-        >"$WORK/target.log" 2>&1 || {
+    install -d -o 4321 -g 4321 "$results"
+    in_image --user 4321:4321 -v "$results:/workspace/results" "$IMAGE" \
+        snakemake --config profile=smoke -- data >"$WORK/target.log" 2>&1 || {
         tail -n 40 "$WORK/target.log" >&2
         die "snakemake data in the container failed"
     }
     [ -s "$results/smoke/data/shards/manifest.json" ] || die "no shards manifest written"
-    say "named target: snakemake data wrote $(find "$results/smoke/data/shards" -type f | wc -l)" \
-        "files of shards"
+    say "named target: snakemake data (as uid 4321) wrote" \
+        "$(find "$results/smoke/data/shards" -type f | wc -l) files of shards"
 }
 
 timed "install docker.io, debootstrap (if absent)" install_tools

@@ -6,8 +6,14 @@
 # Snakemake's default profile.
 set -eu
 cd /workspace
+# Run as a user the image does not know (docker run --user UID:GID): give it a name, which
+# Snakemake asks for, and a writable home for caches and configs.
+if ! id -un >/dev/null 2>&1; then
+    USER=uid$(id -u)
+    LOGNAME=$USER
+    export USER LOGNAME
+fi
 if [ ! -w "${HOME:-/nonexistent}" ]; then
-    # Run as another user (docker run --user): caches and configs go to a writable home.
     HOME=$(mktemp -d /tmp/fastmax-home.XXXXXX)
     export HOME
 fi
