@@ -123,6 +123,44 @@ def eval_task_files(wildcards):
     return [] if path is None else [path]
 
 
+def train_layout(resources):
+    """(nodes, tasks per node) when a cluster profile runs training as one task per GPU, else None.
+
+    workflow/profiles/slurm asks for that with the resource ``mpi`` (the launcher, ``srun``),
+    ``nodes`` and ``tasks_per_node`` (or ``tasks``: one per node).
+    """
+    if not resources.get("mpi"):
+        return None
+    nodes = resources.get("nodes") or 1
+    per_node = resources.get("tasks_per_node") or resources.get("tasks", nodes) // nodes
+    return nodes, per_node
+
+
+def train_launcher(wildcards, resources):
+    """The launcher of `fastmax train` with its task layout, or nothing: one process starts.
+
+    The CPUs of each task are the resource ``cpus_per_task`` (what the job was given), not the
+    rule's threads, which the job step evaluates again against the whole node.
+    """
+    layout = train_layout(resources)
+    if layout is None:
+        return ""
+    nodes, per_node = layout
+    cpus = resources.get("cpus_per_task")
+    return f"{resources.mpi} --nodes={nodes} --ntasks-per-node={per_node}" + (
+        f" --cpus-per-task={cpus}" if cpus else ""
+    )
+
+
+def train_placement(wildcards, resources):
+    """``--set devices=G num_nodes=N`` for Fabric, matching the launcher's tasks, or nothing."""
+    layout = train_layout(resources)
+    if layout is None:
+        return ""
+    nodes, per_node = layout
+    return f"--set devices={per_node} num_nodes={nodes}"
+
+
 def available_run_figures(wildcards):
     """The training curves and the evaluation table, where every file they are made from exists."""
     return [

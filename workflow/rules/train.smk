@@ -32,6 +32,9 @@ rule train:
     threads: workflow.cores
     params:
         out=lambda wildcards, output: os.path.dirname(output.metrics),
+        launcher=train_launcher,
+        placement=train_placement,
     shell:
-        "fastmax train --config {input.config} --out {params.out} "
-        "--set data.path={input.shards} --set tokenizer_dir={input.tokenizer} > {log} 2>&1"
+        "{params.launcher} fastmax train --config {input.config} --out {params.out} "
+        "--set data.path={input.shards} --set tokenizer_dir={input.tokenizer} "
+        "{params.placement} > {log} 2>&1"
