@@ -392,6 +392,8 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``fastmax train``."""
     config = load_train_config(args.config, args.set, args.out)
     out_dir = train(config)
-    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+    # Launchers name the process's rank in one of these (torchrun, SLURM's srun).
+    rank = os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))
+    if int(rank) == 0:
         print(f"fastmax train: checkpoints and metrics in {out_dir}")
     return 0
