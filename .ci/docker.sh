@@ -27,25 +27,9 @@ INDEX_PORT=${FASTMAX_CI_INDEX_PORT:-38123}
 DOCKER=/usr/bin/docker
 CUDA_ROOT=$(readlink -f "${CUDA_HOME:-/usr/local/cuda}")
 
-say() { echo "docker.sh: $*" >&2; }
-die() {
-    say "FAILED: $*"
-    exit 1
-}
-# logged FILE COMMAND...: run COMMAND with its output shown and kept in FILE; COMMAND's status.
-logged() {
-    local file=$1
-    shift
-    "$@" 2>&1 | tee "$file"
-    return "${PIPESTATUS[0]}"
-}
-timed() {
-    local name=$1 start=$SECONDS
-    shift
-    say "== $name"
-    "$@"
-    say "== $name: $((SECONDS - start)) s"
-}
+NAME=docker.sh
+# shellcheck source=.ci/common.sh
+source .ci/common.sh # the working directory is the repository root (cd above)
 
 [ "$(id -u)" = 0 ] || die "run as root (it installs and starts a Docker engine)"
 [ -x "$CUDA_ROOT/bin/nvcc" ] || die "no CUDA toolkit at $CUDA_ROOT (set CUDA_HOME)"

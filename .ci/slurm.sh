@@ -25,25 +25,9 @@ START=$SECONDS
 TARGETS=(data train_regular train_linear)
 FAIL_TIMEOUT=300 # seconds the failing workflow may take before it counts as hanging
 
-say() { echo "slurm.sh: $*" >&2; }
-die() {
-    say "FAILED: $*"
-    exit 1
-}
-# logged FILE COMMAND...: run COMMAND with its output shown and kept in FILE; COMMAND's status.
-logged() {
-    local file=$1
-    shift
-    "$@" 2>&1 | tee "$file"
-    return "${PIPESTATUS[0]}"
-}
-timed() {
-    local name=$1 start=$SECONDS
-    shift
-    say "== $name"
-    "$@"
-    say "== $name: $((SECONDS - start)) s"
-}
+NAME=slurm.sh
+# shellcheck source=.ci/common.sh
+source .ci/common.sh # the working directory is the repository root (cd above)
 
 [ "$(id -u)" = 0 ] || die "run as root (it installs and starts the SLURM daemons)"
 [ -n "$VENV" ] && [ -x "$VENV/bin/snakemake" ] ||

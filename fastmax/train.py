@@ -56,7 +56,7 @@ from typing import Any, Literal
 import yaml
 from litgpt.args import EvalArgs, TrainArgs
 
-from fastmax.model.config_file import load_config, to_plain
+from fastmax.model.config_file import add_set_argument, load_config, to_plain
 
 CHECKPOINT_GLOB = "step-*/lit_model.pth"
 PARTIAL_PREFIX = ".partial-"
@@ -378,14 +378,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line arguments of ``fastmax train``."""
     parser.add_argument("--config", required=True, type=Path, help="training YAML")
     parser.add_argument("--out", type=Path, help="output folder (replaces out_dir of the config)")
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config keys, e.g. data.path=DIR train.max_tokens=100000",
-    )
+    add_set_argument(parser, "data.path=DIR train.max_tokens=100000")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
-from fastmax.model.config_file import load_config, to_plain
+from fastmax.model.config_file import add_set_argument, load_config, to_plain
 
 CSV_NAME = "bench_train.csv"
 FIGURE_STEM = "bench_train"
@@ -337,14 +337,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line arguments of ``fastmax bench-train``."""
     parser.add_argument("--config", required=True, type=Path, help="bench-train YAML")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config keys, e.g. contexts=[2048]",
-    )
+    add_set_argument(parser, "contexts=[2048]")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ missing required key or a value of the wrong type raises ``ValueError`` naming t
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import types
 import typing
@@ -19,6 +20,18 @@ import yaml
 
 T = TypeVar("T")
 _MISSING = object()
+
+
+def add_set_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """The ``--set KEY=VALUE ...`` option of the commands that read a validated YAML config."""
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override config keys, e.g. {example}",
+    )
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
