@@ -56,7 +56,7 @@ from typing import Any, Literal
 import yaml
 from litgpt.args import EvalArgs, TrainArgs
 
-from fastmax.model.config_file import add_set_argument, load_config, to_plain
+from fastmax.config_file import add_set_argument, load_config, to_plain
 
 CHECKPOINT_GLOB = "step-*/lit_model.pth"
 PARTIAL_PREFIX = ".partial-"

@@ -66,16 +66,18 @@ def _variant(sweep_dir, tmp_path, change):
     return tmp_path / "bench.csv"
 
 
-def _check_outputs(out, csv_path):
+def _check_outputs(out, *csv_paths):
     for stem in STEMS:
         png = (out / f"{stem}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
         assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
         sidecar = json.loads((out / f"{stem}.json").read_text())
-        assert sidecar["csv_sha256"] == file_sha256(csv_path)
-        assert sidecar["environment"] == json.loads(
-            (csv_path.parent / "environment.json").read_text()
-        )
+        assert [source["csv_sha256"] for source in sidecar["sources"]] == [
+            file_sha256(path) for path in csv_paths
+        ]
+        assert [source["environment"] for source in sidecar["sources"]] == [
+            json.loads((path.parent / "environment.json").read_text()) for path in csv_paths
+        ]
         assert sidecar["figure"] == stem
 
 
@@ -86,6 +88,29 @@ def test_plot_writes_three_figures_with_provenance(sweep_dir, tmp_path):
         f"{stem}.{ext}" for stem in STEMS for ext in ("png", "pdf", "json")
     )
     _check_outputs(out, sweep_dir / "bench.csv")
+
+
+def test_plot_draws_parts_of_one_sweep_together(sweep_dir, tmp_path):
+    """Two CSVs (one dtype each, as when a sweep is split over GPUs) give the one-CSV figures."""
+    table = read_table(sweep_dir / "bench.csv")
+    parts = []
+    for dtype in ("float32", "bfloat16"):
+        folder = tmp_path / dtype
+        folder.mkdir()
+        table[table["dtype"] == dtype].to_csv(folder / "bench.csv", index=False)
+        shutil.copy(sweep_dir / "environment.json", folder / "environment.json")
+        parts.append(folder / "bench.csv")
+    out = tmp_path / "figures"
+    assert main(["plot", "--csv", *map(str, parts), "--out", str(out)]) == 0
+    _check_outputs(out, *parts)
+
+
+def test_plot_rejects_parts_that_measure_the_same_case(sweep_dir, tmp_path, capsys):
+    csv_path = sweep_dir / "bench.csv"
+    out = tmp_path / "figures"
+    assert main(["plot", "--csv", str(csv_path), str(csv_path), "--out", str(out)]) == 2
+    assert "measure the same cases" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_plot_marks_out_of_memory_and_draws_gpu_memory(sweep_dir, tmp_path):

@@ -212,3 +212,21 @@ def test_bad_config_fails_before_anything_is_written(tmp_path, capsys):
     assert main(["bench", "--config", str(bad), "--out", str(out)]) == 2
     assert "passes must be one of" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_set_overrides_config_keys_and_is_recorded(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["bench", "--config", str(_config(tmp_path)), "--out", str(out)]
+    assert main([*args, "--set", "N=[24]", "methods=[fastmax_torch]", "passes=[fwd]"]) == 0
+    table = read_table(out / "bench.csv")
+    assert list(table["N"]) == [24] and list(table["method"]) == ["fastmax_torch"]
+    env = json.loads((out / "environment.json").read_text())
+    assert env["bench"]["config"]["N"] == [24]
+
+    other = tmp_path / "other"
+    bad = ["bench", "--config", str(_config(tmp_path)), "--out", str(other)]
+    assert main([*bad, "--set", "dtypes=[float64]"]) == 2
+    assert "dtypes" in capsys.readouterr().err
+    assert main([*bad, "--set", "dtype"]) == 2
+    assert "must look like key=value" in capsys.readouterr().err
+    assert not other.exists()

@@ -51,6 +51,27 @@ def test_smoke_bench_writes_one_row_per_case_with_ratios(tmp_path):
     assert sidecar["config"]["models"] == ["fastmax-tiny"]
 
 
+def test_a_killed_bench_keeps_the_cases_it_measured(tmp_path, monkeypatch):
+    import fastmax.bench.training as training
+
+    measured = []
+    real = training.measure_case
+
+    def measure_then_die(*args, **kwargs):
+        if len(measured) == 2:
+            raise KeyboardInterrupt
+        measured.append(real(*args, **kwargs))
+        return measured[-1]
+
+    monkeypatch.setattr(training, "measure_case", measure_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        bench_train(load_bench_config(SMOKE), tmp_path)
+    partial = pd.read_csv(tmp_path / "bench_train.csv.partial")
+    assert list(partial["attention"]) == [row["attention"] for row in measured]
+    assert list(partial["step_ms_median"]) == [row["step_ms_median"] for row in measured]
+    assert not (tmp_path / "bench_train.csv").exists()
+
+
 def test_h200_config_covers_the_issue_cases():
     config = load_bench_config(BENCH_CONFIGS / "h200.yaml")
     assert config.models == ["pythia-410m", "pythia-1.4b"]

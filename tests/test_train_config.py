@@ -62,6 +62,20 @@ def test_smoke_configs_are_tiny_cpu_runs(variant):
     assert config.precision == "32-true"
 
 
+def test_gpu_ddp_check_config_runs_one_and_two_gpus_with_the_same_global_batch():
+    path = TRAIN_CONFIGS / "gpu-ddp-check-linear.yaml"
+    config = load_train_config(path)
+    two = load_train_config(path, ["devices=2"])
+    assert model_config(config.model.name, **config.model.overrides).attention == "fastmax"
+    assert (config.accelerator, config.precision, config.strategy) == ("cuda", "bf16-true", "ddp")
+    assert (config.devices, two.devices) == (1, 2)
+    steps = config.train.max_tokens // (
+        config.train.global_batch_size * config.train.max_seq_length
+    )
+    assert steps == 30
+    assert config.train.global_batch_size % (config.train.micro_batch_size * 2) == 0
+
+
 def test_overrides_and_out_replace_values():
     config = load_train_config(
         SMOKE,

@@ -1,4 +1,4 @@
-"""``fastmax plot --csv FILE --out DIR``: the figures of a bench CSV.
+"""``fastmax plot --csv FILE [FILE ...] --out DIR``: the figures of bench CSVs.
 
 * ``fig3_time``: log-log median time against N, one line per method, the p20-p80 range as error
   bars (the paper's Figure 3);
@@ -7,8 +7,9 @@
   the SDPA backend that ran most cases where flash did not).
 
 One panel per (pass, dtype, causal); points that ran out of memory are marked with a cross at
-the top of the panel. Each figure is written as PNG and PDF with a JSON sidecar holding the
-CSV's sha256 and the ``environment.json`` that was written beside it.
+the top of the panel. Several CSVs are parts of one sweep (say one dtype per GPU) and are drawn
+together. Each figure is written as PNG and PDF with a JSON sidecar holding each CSV's sha256 and
+the ``environment.json`` that was written beside it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastmax.bench.sweep_table import read_table
 from fastmax.plots import pyplot, save_figure
 from fastmax.provenance import file_sha256
 
+CASE_COLUMNS = ("method", "N", "B", "H", "D", "dtype", "causal", "pass")
 SDPA_METHODS = ("sdpa_flash", "sdpa_cudnn", "sdpa_efficient", "sdpa_math")
 PASS_LABELS = {"fwd": "forward", "fwd_bwd": "forward + backward"}
 MARKERS = "osD^v<>phX*"
@@ -35,37 +37,61 @@ OOM_LABEL = "out of memory (x at top)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line options of ``fastmax plot``."""
-    parser.add_argument("--csv", required=True, help="bench.csv written by fastmax bench")
-    parser.add_argument("--out", required=True, help="folder for the figures")
     parser.add_argument(
-        "--environment",
-        default=None,
-        help="environment.json of the sweep (default: the one beside the CSV)",
+        "--csv",
+        required=True,
+        nargs="+",
+        help="bench.csv files written by fastmax bench (several: parts of one sweep, e.g. "
+        "one dtype per GPU), each with its environment.json beside it",
     )
+    parser.add_argument("--out", required=True, help="folder for the figures")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``fastmax plot``."""
-    csv_path = Path(args.csv)
-    env_path = (
-        Path(args.environment) if args.environment else csv_path.with_name("environment.json")
-    )
-    paths = plot_all(csv_path, env_path, Path(args.out))
+    paths = plot_all([Path(path) for path in args.csv], Path(args.out))
     for path in paths:
         print(path)
     return 0
 
 
-def plot_all(csv_path: Path, env_path: Path, out: Path) -> list[Path]:
-    """Write the three figures of ``csv_path`` into ``out``; return the files written."""
-    table = read_table(csv_path)
-    if not env_path.is_file():
-        raise FileNotFoundError(f"environment file {env_path} does not exist")
-    sidecar = {
-        "csv": str(csv_path),
-        "csv_sha256": file_sha256(csv_path),
-        "environment": json.loads(env_path.read_text()),
-    }
+def read_sweeps(csv_paths: list[Path]) -> tuple[Any, list[dict[str, Any]]]:
+    """The rows of every CSV as one table, and each CSV's provenance (sha256, environment).
+
+    Parts of one sweep must not measure the same case twice: a repeated (method, N, B, H, D,
+    dtype, causal, pass) raises ``ValueError`` naming the CSVs.
+    """
+    import pandas as pd
+
+    if not csv_paths:
+        raise ValueError("--csv needs at least one bench CSV")
+    tables, sources = [], []
+    for csv_path in csv_paths:
+        env_path = csv_path.with_name("environment.json")
+        tables.append(read_table(csv_path).assign(_source=str(csv_path)))
+        if not env_path.is_file():
+            raise FileNotFoundError(f"environment file {env_path} does not exist")
+        sources.append(
+            {
+                "csv": str(csv_path),
+                "csv_sha256": file_sha256(csv_path),
+                "environment": json.loads(env_path.read_text()),
+            }
+        )
+    table = pd.concat(tables, ignore_index=True)
+    repeated = table[table.duplicated(CASE_COLUMNS, keep=False)]
+    if not repeated.empty:
+        raise ValueError(
+            f"the CSVs {sorted(set(repeated['_source']))} measure the same cases "
+            f"(e.g. {repeated.iloc[0][list(CASE_COLUMNS)].to_dict()}); give parts of one sweep"
+        )
+    return table.drop(columns="_source"), sources
+
+
+def plot_all(csv_paths: list[Path], out: Path) -> list[Path]:
+    """Write the three figures of the CSVs' rows into ``out``; return the files written."""
+    table, sources = read_sweeps(csv_paths)
+    sidecar = {"sources": sources}
     paths = []
     for stem, draw in (
         ("fig3_time", _draw_time),

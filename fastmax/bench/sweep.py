@@ -26,6 +26,7 @@ from fastmax.bench.methods import Method, build_methods
 from fastmax.bench.sweep_config import DTYPES, NORMALIZE, BenchConfig, load_config
 from fastmax.bench.sweep_table import PartialTable, row_key
 from fastmax.bench.timing import Measurement, device_healthy, measure, release
+from fastmax.config_file import add_set_argument
 from fastmax.provenance import environment, file_sha256, write_json
 
 CSV_NAME = "bench.csv"
@@ -73,13 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="start no new case after this many minutes (exit code 3; --resume continues)",
     )
+    add_set_argument(parser, "dtypes=[bfloat16] N=[1024,4096]")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``fastmax bench``."""
     if args.max_minutes is not None and args.max_minutes < 0:
         raise ValueError(f"--max-minutes must be >= 0, got {args.max_minutes}")
-    config = load_config(args.config)
+    config = load_config(args.config, args.set)
     return run_sweep(
         config,
         Path(args.out),

@@ -10,7 +10,8 @@ LitGPT's chunked cross-entropy, backward and an AdamW step, as ``litgpt.pretrain
 steps first, then timed steps (CUDA events on a GPU, wall clock on the CPU); bfloat16 weights on
 a GPU by default. Out-of-memory is caught and recorded as ``status = oom``.
 
-Writes ``bench_train.csv`` (one row per case: median and 10/90 % step time, tokens/s, peak memory,
+Writes ``bench_train.csv`` (kept as ``bench_train.csv.partial``, rewritten after each case, until
+the run ends; one row per case: median and 10/90 % step time, tokens/s, peak memory,
 ``fraction_of_none`` = tokens/s over those of attention removed at the same model and context,
 ``speedup_vs_softmax``), the figure ``bench_train.{png,pdf,json}`` and ``environment.json``.
 """
@@ -32,7 +33,7 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
-from fastmax.model.config_file import add_set_argument, load_config, to_plain
+from fastmax.config_file import add_set_argument, load_config, to_plain
 
 CSV_NAME = "bench_train.csv"
 FIGURE_STEM = "bench_train"
@@ -320,15 +321,18 @@ def bench_train(config: BenchTrainConfig, out_dir: str | Path) -> Path:
         for context in config.contexts
         for attention in config.attentions
     ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / CSV_NAME
+    partial = csv_path.with_name(CSV_NAME + ".partial")
     rows = []
     for name, context, attention in tqdm(cases, desc="bench-train", unit="case"):
         rows.append(measure_case(name, attention, context, config, device))
+        write_csv(rows, partial)  # a killed run keeps the cases it measured
     add_ratios(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
     write_json(out_dir / "environment.json", env)
-    csv_path = out_dir / CSV_NAME
     write_csv(rows, csv_path)
+    partial.unlink()
     plot(rows, out_dir / FIGURE_STEM, {"config": to_plain(config), "environment": env})
     return csv_path
 
