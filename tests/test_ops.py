@@ -194,6 +194,34 @@ def test_cuda_backend_unsupported_configuration(shape_q, shape_kv, dtype, kwargs
     fastmax.fastmax_attention(q, kv, kv, backend="auto", **kwargs)  # auto falls back to torch
 
 
+def test_head_dims_that_fit_is_a_constant_to_compile(monkeypatch):
+    """The shared-memory query runs eagerly at trace time, not inside the graph.
+
+    Dynamo would trace into an unmarked function, and the stand-in for the op below cannot be
+    traced without a graph break, which fullgraph=True turns into an error. The head dim is
+    compared outside, so a symbolic (dynamic) one works too.
+    """
+    asked = []
+
+    @torch._dynamo.disable
+    def untraceable(dtype, device):
+        asked.append((dtype, device))
+        return (64, 128)
+
+    monkeypatch.setattr(_cuda, "_head_dims_that_fit", untraceable)
+    torch._dynamo.reset()
+    fn = torch.compile(
+        lambda x: x * 2 if x.shape[-1] in _cuda.head_dims_that_fit(x.dtype, 0) else x * 3,
+        fullgraph=True,
+        backend="eager",
+    )
+    for d, factor in ((64, 2), (32, 3), (128, 2)):
+        x = torch.ones(2, d)
+        assert torch.equal(fn(x), x * factor), d
+    assert asked[0] == (torch.float32, 0)
+    torch._dynamo.reset()
+
+
 def test_compile_fullgraph_torch_backend():
     fn = torch.compile(
         lambda q, k, v: fastmax.fastmax_attention(q, k, v, backend="torch"),
@@ -279,7 +307,7 @@ def test_nan_never_passes():
 def test_shapes_beyond_the_gpu_shared_memory_are_refused_clearly(dtype, head_dim):
     """A shape whose kernels fit runs; one that does not is refused by 'cuda', taken by 'auto'."""
     q = torch.randn(1, 2, 80, head_dim, device="cuda", dtype=dtype)
-    if _cuda.fits_device(dtype, head_dim, torch.cuda.current_device()):
+    if head_dim in _cuda.head_dims_that_fit(dtype, torch.cuda.current_device()):
         fastmax.fastmax_attention(q, q, q, backend="cuda")
     else:
         with pytest.raises(ValueError, match="shared memory"):

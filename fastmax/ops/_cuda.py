@@ -7,7 +7,7 @@
 
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
-    fastmax::fits_device(dtype, head_dim, device) -> bool
+    fastmax::fits_device(dtype, head_dim, device) -> bool  (see head_dims_that_fit)
 
 ``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
 (float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
@@ -50,11 +50,21 @@ def _allow_tf32() -> bool:
     return torch.get_float32_matmul_precision() != "highest"
 
 
-@torch.compiler.assume_constant_result
 @functools.cache
-def fits_device(dtype: torch.dtype, head_dim: int, device: int) -> bool:
-    """Whether the kernels for this dtype and head_dim fit the device's shared memory."""
-    return torch.ops.fastmax.fits_device(dtype, head_dim, device)
+def _head_dims_that_fit(dtype: torch.dtype, device: int) -> tuple[int, ...]:
+    return tuple(d for d in SUPPORTED_HEAD_DIMS if torch.ops.fastmax.fits_device(dtype, d, device))
+
+
+@torch.compiler.assume_constant_result
+def head_dims_that_fit(dtype: torch.dtype, device: int) -> tuple[int, ...]:
+    """The head dims whose kernels for ``dtype`` fit the shared memory of CUDA ``device``.
+
+    A constant to ``torch.compile``, asked once per dtype and device. The cache sits inside the
+    marked function because Dynamo traces through a ``functools.cache`` wrapper (and would then
+    put the op's result into the graph); the head dim is not an argument because a traced one
+    is symbolic, which a constant function cannot take.
+    """
+    return _head_dims_that_fit(dtype, device)
 
 
 def cuda_attention(

@@ -28,7 +28,7 @@ def _cuda_unsupported(q: torch.Tensor, v: torch.Tensor, p: int) -> str | None:
     if dv != d:
         return f"the CUDA kernels need v's head_dim equal to q's ({d}), got {dv}"
     device = q.device.index if q.device.index is not None else torch.cuda.current_device()
-    if not _cuda.fits_device(q.dtype, d, device):
+    if d not in _cuda.head_dims_that_fit(q.dtype, device):
         return (
             f"{q.dtype} with head_dim {d} needs more shared memory per block than "
             f"{torch.cuda.get_device_name(device)} offers"
