@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+import fastmax.bench.sweep as sweep
 from fastmax.bench.figures import sdpa_baseline
 from fastmax.bench.sweep_table import read_table
 from fastmax.cli import main
@@ -103,6 +104,49 @@ def test_plot_draws_parts_of_one_sweep_together(sweep_dir, tmp_path):
     out = tmp_path / "figures"
     assert main(["plot", "--csv", *map(str, parts), "--out", str(out)]) == 0
     _check_outputs(out, *parts)
+
+
+def test_plot_draws_a_partial_sweep_with_its_invocations(sweep_dir, tmp_path, monkeypatch):
+    """A stopped sweep's bench.csv.partial is drawn with the state file's provenance."""
+    config = tmp_path / "bench.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "device": "cpu",
+                "methods": ["fastmax_torch", "naive_linear"],
+                "B": 1,
+                "H": 2,
+                "D": 8,
+                "N": [16, 32],
+                "dtypes": ["float16"],
+                "timing": {"warmup": 1, "repeats": 1, "min_repeats": 1, "flush_mib": 0},
+            }
+        )
+    )
+    real = sweep._measure_case
+
+    def stop_at_32(method, case, *args):
+        if case.N == 32:
+            raise KeyboardInterrupt
+        return real(method, case, *args)
+
+    monkeypatch.setattr(sweep, "_measure_case", stop_at_32)
+    stopped = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        main(["bench", "--config", str(config), "--out", str(stopped)])
+    partial = stopped / "bench.csv.partial"
+    assert set(read_table(partial)["N"]) == {16}
+    out = tmp_path / "figures"
+    assert (
+        main(["plot", "--csv", str(sweep_dir / "bench.csv"), str(partial), "--out", str(out)]) == 0
+    )
+    sidecar = json.loads((out / "fig3_time.json").read_text())
+    whole, part = sidecar["sources"]
+    assert "environment" in whole and "partial" not in whole
+    assert part["partial"] is True and part["csv_sha256"] == file_sha256(partial)
+    assert part["invocations"][0]["bench"]["config_file"] == str(config)
+    (stopped / sweep.STATE_NAME).unlink()
+    assert main(["plot", "--csv", str(partial), "--out", str(tmp_path / "f")]) == 2
 
 
 def test_plot_rejects_parts_that_measure_the_same_case(sweep_dir, tmp_path, capsys):

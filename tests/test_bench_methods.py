@@ -86,6 +86,27 @@ def test_fastmax_cuda_is_unsupported_without_its_extension_or_gpu():
         method.make(q, k, v, causal=True, backward=False)
 
 
+def test_tf32_variant_takes_float32_only_and_restores_the_precision(monkeypatch):
+    import fastmax.bench.methods as methods
+
+    (cuda_tf32,) = build_methods(("fastmax_cuda_tf32",))
+    assert "float32 inputs only" in cuda_tf32.supported(CPU, torch.bfloat16, True, 64)
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_float32_matmul_precision())
+        return fastmax.fastmax_attention(*args, **kwargs)
+
+    monkeypatch.setattr(methods, "fastmax_attention", recording)
+    method = methods.FastmaxMethod("torch_tf32", "torch", "token", float32_precision="high")
+    q, k, v = _qkv()
+    before = torch.get_float32_matmul_precision()
+    out = method.make(q, k, v, causal=True, backward=False)()
+    grads = method.make(q, k, v, causal=True, backward=True)()
+    assert seen == ["high", "high"] and torch.get_float32_matmul_precision() == before
+    assert _rel(out, fastmax.reference_attention(q, k, v)) < 1e-5 and len(grads) == 3
+
+
 FLA = ("chunk_linear_attn", "fused_chunk_linear_attn", "parallel_based", "chunk_gla")
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from fastmax.bench.methods import METHOD_NAMES
-from fastmax.bench.sweep_table import read_table
+from fastmax.bench.sweep import STATE_NAME
+from fastmax.bench.sweep_table import PARTIAL_SUFFIX, read_table
 from fastmax.plots import pyplot, save_figure
 from fastmax.provenance import file_sha256
 
@@ -58,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
 def read_sweeps(csv_paths: list[Path]) -> tuple[Any, list[dict[str, Any]]]:
     """The rows of every CSV as one table, and each CSV's provenance (sha256, environment).
 
-    Parts of one sweep must not measure the same case twice: a repeated (method, N, B, H, D,
-    dtype, causal, pass) raises ``ValueError`` naming the CSVs.
+    A ``bench.csv`` takes its environment from the ``environment.json`` beside it. A
+    ``bench.csv.partial`` (a sweep stopped before its end) takes the invocations recorded in the
+    sweep state file beside it, and its panels are titled as a partial run. Parts of one sweep
+    must not measure the same case twice: a repeated (method, N, B, H, D, dtype, causal, pass)
+    raises ``ValueError`` naming the CSVs.
     """
     import pandas as pd
 
@@ -67,17 +71,22 @@ def read_sweeps(csv_paths: list[Path]) -> tuple[Any, list[dict[str, Any]]]:
         raise ValueError("--csv needs at least one bench CSV")
     tables, sources = [], []
     for csv_path in csv_paths:
-        env_path = csv_path.with_name("environment.json")
-        tables.append(read_table(csv_path).assign(_source=str(csv_path)))
-        if not env_path.is_file():
-            raise FileNotFoundError(f"environment file {env_path} does not exist")
-        sources.append(
-            {
-                "csv": str(csv_path),
-                "csv_sha256": file_sha256(csv_path),
-                "environment": json.loads(env_path.read_text()),
-            }
-        )
+        partial = csv_path.name.endswith(PARTIAL_SUFFIX)
+        table = read_table(csv_path).assign(_source=str(csv_path), partial=partial)
+        source: dict[str, Any] = {"csv": str(csv_path), "csv_sha256": file_sha256(csv_path)}
+        if partial:
+            state = csv_path.with_name(STATE_NAME)
+            if not state.is_file():
+                raise FileNotFoundError(f"sweep state file {state} does not exist")
+            source["partial"] = True
+            source["invocations"] = json.loads(state.read_text())["invocations"]
+        else:
+            env_path = csv_path.with_name("environment.json")
+            if not env_path.is_file():
+                raise FileNotFoundError(f"environment file {env_path} does not exist")
+            source["environment"] = json.loads(env_path.read_text())
+        tables.append(table)
+        sources.append(source)
     table = pd.concat(tables, ignore_index=True)
     repeated = table[table.duplicated(CASE_COLUMNS, keep=False)]
     if not repeated.empty:
@@ -159,6 +168,8 @@ def _figure(table, draw):
             (table["pass"] == pass_) & (table["dtype"] == dtype) & (table["causal"] == causal)
         ]
         title = f"{PASS_LABELS.get(pass_, pass_)}, {dtype}{'' if causal else ', non-causal'}"
+        if "partial" in rows and rows["partial"].any():
+            title += f" (partial run, N <= {rows['N'].max()})"
         ax.set_title(title)
         handles.update(draw(ax, rows))
         if (rows["status"] == "oom").any():

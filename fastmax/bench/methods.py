@@ -26,6 +26,7 @@ from fastmax.ops.normalize import normalize_qk
 
 METHOD_NAMES = (
     "fastmax_cuda",
+    "fastmax_cuda_tf32",
     "fastmax_torch",
     "naive_linear",
     "sdpa_flash",
@@ -140,12 +141,22 @@ def naive_linear_attention(
 
 
 class FastmaxMethod(Method):
-    """``fastmax.fastmax_attention`` with one backend pinned."""
+    """``fastmax.fastmax_attention`` with one backend pinned.
 
-    def __init__(self, name: str, backend: str, normalize: str | None) -> None:
+    ``float32_precision`` (``torch.set_float32_matmul_precision`` during the call, float32 inputs
+    only): "high" lets the CUDA kernels take one TF32 product per step instead of three, as fla's
+    Triton kernels do by default, for a like-for-like float32 comparison.
+    """
+
+    def __init__(
+        self, name: str, backend: str, normalize: str | None, float32_precision: str | None = None
+    ) -> None:
         self.name, self.backend, self.normalize = name, backend, normalize
+        self.float32_precision = float32_precision
 
     def supported(self, device, dtype, causal, head_dim):
+        if self.float32_precision is not None and dtype != torch.float32:
+            return f"{self.name} sets the float32 matmul precision: float32 inputs only"
         if self.backend != "cuda":
             return None
         if not _cuda.extension_loaded():
@@ -164,7 +175,18 @@ class FastmaxMethod(Method):
                 q, k, v, causal=causal, normalize=self.normalize, backend=self.backend
             )
 
-        return Prepared(fn, (q, k, v), v.shape)
+        if self.float32_precision is None:
+            return Prepared(fn, (q, k, v), v.shape)
+
+        def with_precision(q, k, v):
+            previous = torch.get_float32_matmul_precision()
+            torch.set_float32_matmul_precision(self.float32_precision)
+            try:
+                return fn(q, k, v)
+            finally:
+                torch.set_float32_matmul_precision(previous)
+
+        return Prepared(with_precision, (q, k, v), v.shape)
 
 
 class NaiveLinearMethod(Method):
@@ -266,6 +288,7 @@ def build_methods(names: tuple[str, ...], normalize: str | None = "token") -> li
     """The adapters for ``names`` (from ``METHOD_NAMES``), Fastmax normalising by ``normalize``."""
     factories: dict[str, Callable[[], Method]] = {
         "fastmax_cuda": lambda: FastmaxMethod("fastmax_cuda", "cuda", normalize),
+        "fastmax_cuda_tf32": lambda: FastmaxMethod("fastmax_cuda_tf32", "cuda", normalize, "high"),
         "fastmax_torch": lambda: FastmaxMethod("fastmax_torch", "torch", normalize),
         "naive_linear": lambda: NaiveLinearMethod(normalize),
         "sdpa_flash": lambda: SdpaMethod("sdpa_flash", "FLASH_ATTENTION"),
