@@ -27,6 +27,12 @@ def test_paper_config_is_the_default_and_the_papers_sweep():
     assert paper.device == "cuda"
 
 
+def test_call_cap_is_a_number_or_null():
+    assert parse_config({"timing": {"max_call_seconds": 2}}).timing.max_call_seconds == 2.0
+    assert parse_config({"timing": {"max_call_seconds": None}}).timing.max_call_seconds is None
+    assert load_config(CONFIGS / "h200-quick.yaml").timing.max_call_seconds == 20
+
+
 def test_smoke_config_runs_on_cpu_and_quick_config_on_the_anchor_lengths():
     smoke = load_config(CONFIGS / "smoke.yaml")
     assert smoke.device == "cpu"
@@ -72,6 +78,10 @@ def test_log_grid_hits_both_ends_without_repeats():
         ({"timing": {"min_repeats": 5, "repeats": 2}}, "timing.min_repeats (5) must be <="),
         ({"timing": {"max_case_seconds": 0}}, "timing.max_case_seconds must be a positive"),
         ({"timing": {"warmup": 0}}, "timing.warmup must be an integer >= 1"),
+        ({"timing": {"max_call_seconds": 0}}, "timing.max_call_seconds must be a positive"),
+        ({"timing": {"max_call_seconds": -5}}, "timing.max_call_seconds must be a positive"),
+        ({"timing": {"max_call_seconds": "20"}}, "timing.max_call_seconds must be a positive"),
+        ({"timing": {"max_call_seconds": True}}, "timing.max_call_seconds must be a positive"),
         ({"timing": [1, 2]}, "timing must be a mapping"),
         ({"movement": {"N": []}}, "movement.N must be a non-empty list"),
         ({"movement": {"method": "nope"}}, "movement.method must be one of"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import pytest
 import torch
@@ -57,28 +58,49 @@ def _rows(path):
 
 
 class _Wrapped(Method):
-    """A real method whose function fails (``error``) from length ``limit`` on."""
+    """A real method whose function is replaced by ``wrap(function)`` from length ``limit`` on."""
 
-    def __init__(self, inner: Method, limit: int, error: BaseException) -> None:
-        self.inner, self.limit, self.error, self.name = inner, limit, error, inner.name
+    def __init__(self, inner: Method, limit: int, wrap) -> None:
+        self.inner, self.limit, self.wrap, self.name = inner, limit, wrap, inner.name
 
     def prepare(self, q, k, v, causal):
         prepared = self.inner.prepare(q, k, v, causal)
         if q.shape[2] < self.limit:
             return prepared
+        return Prepared(self.wrap(prepared.fn), prepared.inputs, prepared.out_shape)
 
+
+def _raising(error: BaseException):
+    """A wrap for ``_Wrapped``: the function raises ``error``."""
+
+    def wrap(fn):
         def fail(*inputs):
-            raise self.error
+            raise error
 
-        return Prepared(fail, prepared.inputs, prepared.out_shape)
+        return fail
+
+    return wrap
 
 
-def _inject(monkeypatch, name, limit, error):
-    """Make ``name`` fail with ``error`` from N = ``limit`` on, in the sweep's method table."""
+def _sleeping(seconds: float):
+    """A wrap for ``_Wrapped``: the function sleeps ``seconds``, then runs."""
+
+    def wrap(fn):
+        def slow(*inputs):
+            time.sleep(seconds)
+            return fn(*inputs)
+
+        return slow
+
+    return wrap
+
+
+def _inject(monkeypatch, changes):
+    """Wrap methods in the sweep's method table: ``{name: (limit, wrap)}``, see ``_Wrapped``."""
 
     def patched(names, normalize="token"):
         return [
-            _Wrapped(m, limit, error) if m.name == name else m
+            _Wrapped(m, *changes[m.name]) if m.name in changes else m
             for m in build_methods(names, normalize)
         ]
 
@@ -115,7 +137,7 @@ def test_sweep_writes_the_tidy_csv_and_environment(tmp_path):
 
 def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     error = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 GiB")
-    _inject(monkeypatch, "naive_linear", 40, error)
+    _inject(monkeypatch, {"naive_linear": (40, _raising(error))})
     out = tmp_path / "out"
     assert main(["bench", "--config", str(_config(tmp_path)), "--out", str(out)]) == 0
     table = read_table(out / "bench.csv")
@@ -129,7 +151,7 @@ def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
 
 
 def test_other_failures_are_errors_with_their_text(tmp_path, monkeypatch):
-    _inject(monkeypatch, "sdpa_math", 40, ValueError("kernel refused\nthis shape"))
+    _inject(monkeypatch, {"sdpa_math": (40, _raising(ValueError("kernel refused\nthis shape")))})
     out = tmp_path / "out"
     assert main(["bench", "--config", str(_config(tmp_path)), "--out", str(out)]) == 0
     rows = [r for r in _rows(out / "bench.csv") if r["method"] == "sdpa_math" and r["N"] == "40"]
@@ -139,7 +161,7 @@ def test_other_failures_are_errors_with_their_text(tmp_path, monkeypatch):
 def test_interrupted_sweep_keeps_its_rows_and_resumes(tmp_path, monkeypatch, capsys):
     config = _config(tmp_path)
     out = tmp_path / "out"
-    _inject(monkeypatch, "sdpa_math", 40, KeyboardInterrupt())
+    _inject(monkeypatch, {"sdpa_math": (40, _raising(KeyboardInterrupt()))})
     with pytest.raises(KeyboardInterrupt):
         main(["bench", "--config", str(config), "--out", str(out)])
     assert not (out / "bench.csv").exists()
@@ -161,6 +183,54 @@ def test_interrupted_sweep_keeps_its_rows_and_resumes(tmp_path, monkeypatch, cap
     assert not (out / sweep.STATE_NAME).exists()
     env = json.loads((out / "environment.json").read_text())
     assert len(env["resumed_from"]) == 1
+
+
+SLOW_REASON = r"skipped: 0\.1 s per call at N=16 > timing\.max_call_seconds = 0\.05"
+
+
+def _capped(tmp_path, **changes):
+    """TINY with a cap of 0.05 s per call, which the tiny real methods stay far below."""
+    return _config(tmp_path, timing={**TINY["timing"], "max_call_seconds": 0.05}, **changes)
+
+
+def test_a_method_slower_than_the_call_cap_is_skipped_at_larger_n(tmp_path, monkeypatch):
+    _inject(monkeypatch, {"sdpa_math": (0, _sleeping(0.1))})
+    out = tmp_path / "out"
+    config = _capped(tmp_path, N=[40, 16, 24])  # run in increasing N all the same
+    assert main(["bench", "--config", str(config), "--out", str(out)]) == 0
+    table = read_table(out / "bench.csv")
+    assert list(table["N"].drop_duplicates()) == [16, 24, 40]
+    slow = table[table["method"] == "sdpa_math"]
+    measured = slow[slow["N"] == 16]
+    assert (measured["status"] == "ok").all() and (measured["median_ms"] >= 100).all()
+    skipped = slow[slow["N"] > 16]
+    assert len(skipped) == 4 and (skipped["status"] == "unsupported").all()
+    assert skipped["reason"].str.fullmatch(SLOW_REASON).all()
+    assert skipped["median_ms"].isna().all()
+    others = table[table["method"].isin(["fastmax_torch", "naive_linear"])]
+    assert len(others) == 12 and (others["status"] == "ok").all()
+
+
+def test_the_call_cap_holds_across_resume(tmp_path, monkeypatch):
+    config = _capped(tmp_path)
+    out = tmp_path / "out"
+    _inject(
+        monkeypatch,
+        {"sdpa_math": (0, _sleeping(0.1)), "fastmax_torch": (40, _raising(KeyboardInterrupt()))},
+    )
+    with pytest.raises(KeyboardInterrupt):
+        main(["bench", "--config", str(config), "--out", str(out)])
+    kept = _rows(out / "bench.csv.partial")
+    assert {r["N"] for r in kept} == {"16"}  # stopped before any case at N=40
+
+    monkeypatch.setattr(sweep, "build_methods", build_methods)  # sdpa_math is fast now
+    assert main(["bench", "--config", str(config), "--out", str(out), "--resume"]) == 0
+    table = read_table(out / "bench.csv")
+    skipped = table[(table["method"] == "sdpa_math") & (table["N"] == 40)]
+    assert len(skipped) == 2 and (skipped["status"] == "unsupported").all()
+    assert skipped["reason"].str.fullmatch(SLOW_REASON).all()
+    fast = table[(table["method"] != "sdpa_math") & (table["method"] != "chunk_gla")]
+    assert len(fast) == 8 and (fast["status"] == "ok").all()
 
 
 def test_time_budget_stops_cleanly_and_resume_finishes(tmp_path, capsys):

@@ -7,6 +7,11 @@ continues an interrupted run of the same configuration and code, and ``--max-min
 starting new cases after a time budget (exit code 3), so a long sweep can be split over several
 sessions of a machine. A CUDA error that leaves the device unusable stops the run (exit code 4)
 after recording the case that caused it; ``--resume`` then carries on past it.
+
+Cases run in increasing N. Once a case takes more than ``timing.max_call_seconds`` per call
+(median), the larger N of the same method, dtype, causal and pass are not run: their rows say
+``unsupported`` with the measurement that stopped them, so a quadratic peer costs minutes, not
+hours. The rule is decided from every row in the CSV, those of a resumed run included.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import torch
 
 from fastmax.bench.methods import Method, build_methods
-from fastmax.bench.sweep_config import DTYPES, NORMALIZE, BenchConfig, load_config
+from fastmax.bench.sweep_config import DTYPES, NORMALIZE, BenchConfig, Timing, load_config
 from fastmax.bench.sweep_table import PartialTable, row_key
 from fastmax.bench.timing import Measurement, device_healthy, measure, release
 from fastmax.config_file import add_set_argument
@@ -57,6 +62,42 @@ class Case:
             "causal": self.causal,
             "pass": self.pass_,
         }
+
+
+class SlowCutoff:
+    """Which cases to skip because a shorter case of the same series was slower than the cap.
+
+    A series is (method, dtype, causal, pass); rows are the CSV's (text cells), ``ok`` rows with
+    a median above ``timing.max_call_seconds`` cut the series off above their N.
+    """
+
+    def __init__(self, timing: Timing) -> None:
+        self.limit = timing.max_call_seconds
+        self.cut: dict[tuple[str, ...], tuple[int, float]] = {}  # series -> (N, seconds)
+
+    def observe(self, row: dict[str, str]) -> None:
+        """Take note of one row of the CSV."""
+        if self.limit is None or row["status"] != "ok":
+            return
+        seconds = float(row["median_ms"]) / 1e3
+        series = _series(row)
+        n = int(row["N"])
+        if seconds > self.limit and (series not in self.cut or n < self.cut[series][0]):
+            self.cut[series] = (n, seconds)
+
+    def reason(self, case: Case) -> str | None:
+        """Why ``case`` is skipped, or None when it runs."""
+        found = self.cut.get(_series(case.row()))
+        if found is None or found[0] >= case.N:
+            return None
+        n, seconds = found
+        return (
+            f"skipped: {seconds:.1f} s per call at N={n} > timing.max_call_seconds = {self.limit:g}"
+        )
+
+
+def _series(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row[column]) for column in ("method", "dtype", "causal", "pass"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,10 +154,10 @@ def device_name(device: torch.device) -> str:
 
 
 def plan(config: BenchConfig) -> list[Case]:
-    """Every case, grouped by (N, dtype) so that one set of inputs serves each group."""
+    """Every case in increasing N, grouped by (N, dtype) so that one set of inputs serves each."""
     return [
         Case(method, n, dtype, causal, pass_)
-        for n in config.N
+        for n in sorted(config.N)
         for dtype in config.dtypes
         for causal in config.causal
         for pass_ in config.passes
@@ -228,6 +269,9 @@ def run_sweep(
     if unplanned:
         raise ValueError(f"{table.partial} holds rows this config does not plan: {unplanned}")
     write_json(out / STATE_NAME, state)
+    cutoff = SlowCutoff(config.timing)
+    for row in table.rows:
+        cutoff.observe(row)
     groups: dict[tuple[int, str], list[Case]] = {}
     for case in cases:
         if case.key() not in done:
@@ -238,19 +282,26 @@ def run_sweep(
     exit_code = 0
     with tqdm(total=len(cases), initial=len(done), unit="case") as bar:
         for (n, dtype), group in groups.items():
-            q, k, v = make_inputs(config, n, dtype, device)
+            inputs = None
             for case in group:
                 if deadline is not None and time.monotonic() >= deadline:
                     exit_code = EXIT_BUDGET
                     break
                 bar.set_postfix_str(f"{case.method} N={n} {dtype} {case.pass_}")
-                result = _measure_case(methods[case.method], case, (q, k, v), config, device)
+                skip = cutoff.reason(case)
+                if skip is not None:
+                    result = Measurement("unsupported", reason=skip)
+                else:
+                    if inputs is None:
+                        inputs = make_inputs(config, n, dtype, device)
+                    result = _measure_case(methods[case.method], case, inputs, config, device)
                 table.append({**case.row(), **fixed, **dataclasses.asdict(result)})
+                cutoff.observe(table.rows[-1])
                 bar.update()
                 if result.status.startswith("error") and not device_healthy(device):
                     exit_code = EXIT_DEVICE_LOST
                     break
-            del q, k, v
+            del inputs
             release(device)
             if exit_code:
                 break

@@ -16,9 +16,14 @@ before anything runs. Layout::
     causal: [true]
     passes: [fwd, fwd_bwd]
     normalize: token             # Fastmax normalisation: token, seq_max or none
-    timing: {warmup: 2, repeats: 50, min_repeats: 3, max_case_seconds: 0.5, flush_mib: 256}
+    timing: {warmup: 2, repeats: 50, min_repeats: 3, max_case_seconds: 0.5, flush_mib: 256,
+             max_call_seconds: 20}  # null: no limit; see below
     movement: {method: fastmax_cuda, N: [1024, 4096], dtype: bfloat16, causal: true,
                warmup: 3, iterations: 5}
+
+``timing.max_call_seconds`` bounds the cost of slow (quadratic) methods: once a case of a method
+measures a median above that many seconds per call, the cases of the same method, dtype, causal
+and pass at larger N are not run and are recorded as ``unsupported`` with the reason.
 """
 
 from __future__ import annotations
@@ -55,13 +60,18 @@ PAPER_N = log_grid(1000, 100_000, 10)
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """How each case is timed: warm-up calls, repeat bounds, time cap and L2 flush size."""
+    """How each case is timed: warm-up calls, repeat bounds, time caps and L2 flush size.
+
+    ``max_call_seconds`` (None: no limit) is the median time per call above which the sweep
+    skips the larger lengths of that method, dtype, causal and pass.
+    """
 
     warmup: int = 2
     repeats: int = 50
     min_repeats: int = 3
     max_case_seconds: float = 0.5
     flush_mib: int = 256
+    max_call_seconds: float | None = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +196,14 @@ def _positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def _positive_float_or_null(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number or null (no limit), got {value!r}")
+    return float(value)
+
+
 def _bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
@@ -261,6 +279,7 @@ def _timing(value: Any, name: str) -> Timing:
         min_repeats=section.pick("min_repeats", _int(1)),
         max_case_seconds=section.pick("max_case_seconds", _positive_float),
         flush_mib=section.pick("flush_mib", _int(0)),
+        max_call_seconds=section.pick("max_call_seconds", _positive_float_or_null),
     )
     section.finish()
     if timing.min_repeats > timing.repeats:
