@@ -12,6 +12,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +29,48 @@ DEFAULT_PACKAGES = (
 )
 
 
+def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        env=env,
+    ).stdout.strip()
+
+
+def working_tree_hash(root: Path = REPO_ROOT) -> str:
+    """The git tree hash of the files as they are (tracked and untracked, not ignored).
+
+    Equal to ``git rev-parse COMMIT^{tree}`` for the commit whose files these are, whatever the
+    checkout's HEAD: a copy of a newer tree on top of an older clone still names its commit. The
+    real index is left alone (a temporary one is used). Every file git would add is hashed, so
+    keep large data in ignored folders (``results/<config>/`` is).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git(root, "add", "--all", ".", env=env)
+        return _git(root, "write-tree", env=env)
+
+
 def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
-    """Commit and dirtiness of the checkout holding the code, or the FASTMAX_GIT_COMMIT override."""
+    """Commit, dirtiness and working-tree hash of the checkout holding the code.
+
+    ``FASTMAX_GIT_COMMIT`` overrides the commit where there is no git checkout (a container).
+    """
     if os.environ.get("FASTMAX_GIT_COMMIT"):
-        return {"commit": os.environ["FASTMAX_GIT_COMMIT"], "dirty": None}
+        return {"commit": os.environ["FASTMAX_GIT_COMMIT"], "dirty": None, "tree": None}
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout
+        commit = _git(root, "rev-parse", "HEAD")
+        status = _git(root, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
+        return {"commit": None, "dirty": None, "tree": None}
+    try:
+        tree: str | None = working_tree_hash(root)
+    except (OSError, subprocess.SubprocessError):
+        tree = None
+    return {"commit": commit, "dirty": bool(status), "tree": tree}
 
 
 def package_versions(names: tuple[str, ...] = DEFAULT_PACKAGES) -> dict[str, str | None]:

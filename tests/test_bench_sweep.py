@@ -256,6 +256,23 @@ def test_resume_refuses_another_config_or_a_finished_run(tmp_path, capsys):
     assert "is complete" in capsys.readouterr().err
 
 
+def test_resume_refuses_other_code(tmp_path, capsys):
+    """The state file records the working-tree hash; changed files refuse a resume."""
+    out = tmp_path / "out"
+    args = ["bench", "--config", str(_config(tmp_path)), "--out", str(out)]
+    assert main([*args, "--max-minutes", "0"]) == 3
+    state_path = out / sweep.STATE_NAME
+    state = json.loads(state_path.read_text())
+    tree = state["invocations"][0]["git"]["tree"]
+    assert tree and len(tree) == 40
+    state["invocations"][0]["git"]["tree"] = "0" * 40
+    state_path.write_text(json.dumps(state))
+    assert main([*args, "--resume"]) == 2
+    assert f"started with code tree {'0' * 40}, the code is now tree {tree}" in (
+        capsys.readouterr().err
+    )
+
+
 def test_resume_without_a_partial_run_is_an_error(tmp_path, capsys):
     assert (
         main(

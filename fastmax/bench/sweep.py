@@ -209,11 +209,12 @@ def _start_state(
         raise ValueError(
             f"cannot resume {out}: the config differs from the interrupted run's in {changed}"
         )
-    first = state["invocations"][0]["git"]["commit"]
-    now = env["git"]["commit"]
-    if first and now and first != now:
+    first, now = state["invocations"][0]["git"], env["git"]
+    key = "tree" if first.get("tree") and now.get("tree") else "commit"  # tree: files as they ran
+    if first.get(key) and now.get(key) and first[key] != now[key]:
         raise ValueError(
-            f"cannot resume {out}: it was started at commit {first}, the code is now at {now}"
+            f"cannot resume {out}: it was started with code {key} {first[key]}, "
+            f"the code is now {key} {now[key]}"
         )
     state["invocations"].append(env)
     return state
