@@ -12,6 +12,9 @@ Cases run in increasing N. Once a case takes more than ``timing.max_call_seconds
 (median), the larger N of the same method, dtype, causal and pass are not run: their rows say
 ``unsupported`` with the measurement that stopped them, so a quadratic peer costs minutes, not
 hours. The rule is decided from every row in the CSV, those of a resumed run included.
+
+``--devices cuda:0,cuda:1`` spreads one sweep over several devices of a host (one process per
+(dtype, causal) group, merged into one ``bench.csv``): see ``fastmax.bench.sweep_devices``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from fastmax.provenance import environment, file_sha256, write_json
 CSV_NAME = "bench.csv"
 ENVIRONMENT_NAME = "environment.json"
 STATE_NAME = "sweep_state.partial.json"
+PARTS_DIR = "parts"
 EXIT_BUDGET = 3
 EXIT_DEVICE_LOST = 4
 
@@ -115,6 +119,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="start no new case after this many minutes (exit code 3; --resume continues)",
     )
+    parser.add_argument(
+        "--devices",
+        default=None,
+        metavar="DEV,DEV,...",
+        help="spread the sweep over these devices of the host, e.g. cuda:0,cuda:1: one process "
+        "per (dtype, causal) group, parts in --out/parts, one merged bench.csv (cpu may repeat)",
+    )
     add_set_argument(parser, "dtypes=[bfloat16] N=[1024,4096]")
 
 
@@ -123,6 +134,18 @@ def run(args: argparse.Namespace) -> int:
     if args.max_minutes is not None and args.max_minutes < 0:
         raise ValueError(f"--max-minutes must be >= 0, got {args.max_minutes}")
     config = load_config(args.config, args.set)
+    if args.devices is not None:
+        from fastmax.bench.sweep_devices import run_on_devices
+
+        return run_on_devices(
+            config,
+            Path(args.out),
+            config_path=Path(args.config),
+            devices=args.devices,
+            overrides=args.set,
+            resume=args.resume,
+            max_minutes=args.max_minutes,
+        )
     return run_sweep(
         config,
         Path(args.out),
@@ -193,6 +216,11 @@ def _start_state(
     partial = out / (CSV_NAME + ".partial")
     if final.exists():
         raise ValueError(f"{final} exists: the sweep there is complete; choose another --out")
+    if (out / PARTS_DIR).is_dir():
+        raise ValueError(
+            f"{out} holds the parts of a sweep over several devices: continue it with the "
+            "same --devices and --resume"
+        )
     settings = sweep_settings(config)
     if not resume:
         if partial.exists():
@@ -209,6 +237,13 @@ def _start_state(
         raise ValueError(
             f"cannot resume {out}: the config differs from the interrupted run's in {changed}"
         )
+    check_same_code(out, state, env)
+    state["invocations"].append(env)
+    return state
+
+
+def check_same_code(out: Path, state: dict[str, Any], env: dict[str, Any]) -> None:
+    """Raise unless the code now (``env``) is the code that started the run in ``out``."""
     first, now = state["invocations"][0]["git"], env["git"]
     key = "tree" if first.get("tree") and now.get("tree") else "commit"  # tree: files as they ran
     if first.get(key) and now.get(key) and first[key] != now[key]:
@@ -216,8 +251,6 @@ def _start_state(
             f"cannot resume {out}: it was started with code {key} {first[key]}, "
             f"the code is now {key} {now[key]}"
         )
-    state["invocations"].append(env)
-    return state
 
 
 def bench_environment(config_path: Path) -> dict[str, Any]:

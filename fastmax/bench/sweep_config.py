@@ -133,7 +133,7 @@ def parse_config(raw: Any) -> BenchConfig:
     """Validate a mapping (the parsed YAML) into a ``BenchConfig``."""
     section = _Section(raw, "", BenchConfig())
     config = BenchConfig(
-        device=section.pick("device", _device),
+        device=section.pick("device", check_device),
         seed=section.pick("seed", _int(0)),
         methods=section.pick("methods", _names(METHOD_NAMES)),
         B=section.pick("B", _int(1)),
@@ -241,7 +241,8 @@ def _bools(value: Any, name: str) -> tuple[bool, ...]:
     return items
 
 
-def _device(value: Any, name: str) -> str:
+def check_device(value: Any, name: str) -> str:
+    """``value`` if it names a device (cpu, cuda, cuda:<index>), else ValueError naming ``name``."""
     if not isinstance(value, str):
         raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:<index>', got {value!r}")
     kind, _, index = value.partition(":")

@@ -81,6 +81,20 @@ class PartialTable:
         return self.path
 
 
+def write_table(path: str | Path, rows: list[dict[str, str]]) -> Path:
+    """Write ``rows`` (the CSV's columns) to ``path`` at once: a temporary file renamed in place."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({column: row[column] for column in COLUMNS} for row in rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return path
+
+
 def _cell(value: Any) -> Any:
     return "" if value is None else value
 
