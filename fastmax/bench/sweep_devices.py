@@ -149,7 +149,7 @@ def run_on_devices(
     runner = _Runner(out / PARTS_DIR, config, parts, command, overrides, max_minutes)
     codes = runner.run()
     if any(code != 0 for code in codes.values()):
-        return _stopped(out, codes)
+        return _stopped(out, codes, runner.signal)
     tables = [_read_rows(out / PARTS_DIR / part.name / CSV_NAME) for part in parts]
     env["bench"]["config"] = state["settings"]
     env["resumed_from"] = state["invocations"][:-1]
@@ -207,8 +207,8 @@ def _start_state(
     return state
 
 
-def _stopped(out: Path, codes: dict[str, int]) -> int:
-    """Say which parts did not finish and return the run's exit code."""
+def _stopped(out: Path, codes: dict[str, int], signal_number: int | None) -> int:
+    """Say which parts did not finish and return the run's exit code (128 + signal if one came)."""
     unfinished = {name: code for name, code in codes.items() if code != 0}
     print(
         f"fastmax bench: stopped: parts {unfinished} (name: exit code) did not finish; their rows "
@@ -216,6 +216,8 @@ def _stopped(out: Path, codes: dict[str, int]) -> int:
         "with --resume to continue",
         file=sys.stderr,
     )
+    if signal_number is not None:
+        return 128 + signal_number
     for code in (EXIT_DEVICE_LOST, EXIT_BUDGET):
         if code in unfinished.values():
             return code
@@ -333,7 +335,7 @@ class _Runner:
             code = 128 - code if code < 0 else code
             self.codes[part.name] = code
             self.bar.write(f"part {part.name} on {part.device}: exit code {code}", file=sys.stderr)
-            if code not in (0, EXIT_BUDGET, EXIT_DEVICE_LOST) and code < 128:
+            if code not in (0, EXIT_BUDGET, EXIT_DEVICE_LOST) and self.signal is None:
                 log = (self.folder / f"{part.name}.log").read_text().strip().splitlines()
                 self.bar.write(f"  {log[-1] if log else '(empty log)'}", file=sys.stderr)
             if code != 0:  # the device's later parts would stop the same way: they wait
