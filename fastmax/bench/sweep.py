@@ -134,25 +134,18 @@ def run(args: argparse.Namespace) -> int:
     if args.max_minutes is not None and args.max_minutes < 0:
         raise ValueError(f"--max-minutes must be >= 0, got {args.max_minutes}")
     config = load_config(args.config, args.set)
+    common = {
+        "config_path": Path(args.config),
+        "resume": args.resume,
+        "max_minutes": args.max_minutes,
+    }
     if args.devices is not None:
         from fastmax.bench.sweep_devices import run_on_devices
 
         return run_on_devices(
-            config,
-            Path(args.out),
-            config_path=Path(args.config),
-            devices=args.devices,
-            overrides=args.set,
-            resume=args.resume,
-            max_minutes=args.max_minutes,
+            config, Path(args.out), devices=args.devices, overrides=args.set, **common
         )
-    return run_sweep(
-        config,
-        Path(args.out),
-        config_path=Path(args.config),
-        resume=args.resume,
-        max_minutes=args.max_minutes,
-    )
+    return run_sweep(config, Path(args.out), **common)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -232,18 +225,20 @@ def _start_state(
     if not state_path.is_file():
         raise FileNotFoundError(f"nothing to resume: {state_path} does not exist")
     state = json.loads(state_path.read_text())
+    check_resumable(out, state, settings, env)
+    state["invocations"].append(env)
+    return state
+
+
+def check_resumable(
+    out: Path, state: dict[str, Any], settings: dict[str, Any], env: dict[str, Any]
+) -> None:
+    """Raise unless the config and the code now are those that started the run in ``out``."""
     if state["settings"] != settings:
         changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
         raise ValueError(
             f"cannot resume {out}: the config differs from the interrupted run's in {changed}"
         )
-    check_same_code(out, state, env)
-    state["invocations"].append(env)
-    return state
-
-
-def check_same_code(out: Path, state: dict[str, Any], env: dict[str, Any]) -> None:
-    """Raise unless the code now (``env``) is the code that started the run in ``out``."""
     first, now = state["invocations"][0]["git"], env["git"]
     key = "tree" if first.get("tree") and now.get("tree") else "commit"  # tree: files as they ran
     if first.get(key) and now.get(key) and first[key] != now[key]:

@@ -39,7 +39,7 @@ from fastmax.bench.sweep import (
     PARTS_DIR,
     STATE_NAME,
     bench_environment,
-    check_same_code,
+    check_resumable,
     plan,
     run_sweep,
     sweep_settings,
@@ -197,12 +197,7 @@ def _start_state(
             f"cannot resume {out}: it was started with --devices {','.join(state['devices'])}, "
             f"not {','.join(devices)}"
         )
-    if state["settings"] != settings:
-        changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
-        raise ValueError(
-            f"cannot resume {out}: the config differs from the interrupted run's in {changed}"
-        )
-    check_same_code(out, state, env)
+    check_resumable(out, state, settings, env)
     state["invocations"].append(env)
     return state
 
