@@ -69,13 +69,18 @@ def _deep_copy(data: Any) -> Any:
     return data
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping stored in a YAML file."""
+def read_yaml(path: str | Path, empty_ok: bool = False) -> dict[str, Any]:
+    """The mapping stored in a YAML file (``{}`` for an empty file when ``empty_ok``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ValueError(f"config file {str(path)!r} is not valid YAML: {error}") from error
+    if data is None and empty_ok:
+        return {}
     if not isinstance(data, dict):
         raise ValueError(
             f"config file {str(path)!r} must hold a mapping, got {type(data).__name__}"

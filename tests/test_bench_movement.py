@@ -6,7 +6,6 @@ import csv
 import json
 
 import pytest
-import torch
 import yaml
 
 from fastmax.bench.movement import ALL_CATEGORIES
@@ -19,14 +18,7 @@ from fastmax.bench.trace_split import (
 )
 from fastmax.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: tiny CPU ops on a shared two-core machine run 10x faster so."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(tmp_path, **movement):

@@ -37,13 +37,7 @@ TINY = {
 CASES = 4 * 2 * 2  # methods x N x passes
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: tiny CPU ops on a shared two-core machine run 10x faster so."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(tmp_path, **changes):

@@ -132,6 +132,10 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     assert "fastmax train: error:" in capsys.readouterr().err
     assert cli_main(["train", "--config", str(tmp_path / "absent.yaml")]) == 2
     assert "absent.yaml" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: [\n")
+    assert cli_main(["train", "--config", str(broken)]) == 2
+    assert "broken.yaml' is not valid YAML" in capsys.readouterr().err
 
 
 def test_missing_shards_are_named(tmp_path):

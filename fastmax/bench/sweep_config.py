@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from fastmax.bench.methods import METHOD_NAMES
-from fastmax.config_file import apply_overrides, parse_overrides
+from fastmax.config_file import apply_overrides, parse_overrides, read_yaml
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 PASSES = ("fwd", "fwd_bwd")
@@ -111,18 +110,7 @@ class BenchConfig:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> BenchConfig:
     """Read and validate a benchmark YAML file, with ``key=value`` overrides applied first."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"benchmark config {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f"benchmark config {path} is not valid YAML: {error}") from error
-    raw = {} if raw is None else raw
-    if overrides:
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a mapping, got {type(raw).__name__}")
-        raw = apply_overrides(raw, parse_overrides(overrides))
+    raw = apply_overrides(read_yaml(path, empty_ok=True), parse_overrides(overrides))
     try:
         return parse_config(raw)
     except ValueError as error:
