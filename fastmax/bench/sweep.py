@@ -205,7 +205,7 @@ def _start_state(
     out: Path, config: BenchConfig, resume: bool, env: dict[str, Any]
 ) -> dict[str, Any]:
     """Check --out for this run and return the state (settings + invocations) to write."""
-    final, state_path = out / CSV_NAME, out / STATE_NAME
+    final = out / CSV_NAME
     partial = out / (CSV_NAME + ".partial")
     if final.exists():
         raise ValueError(f"{final} exists: the sweep there is complete; choose another --out")
@@ -222,18 +222,18 @@ def _start_state(
                 "or remove it"
             )
         return {"settings": settings, "invocations": [env]}
+    return resumed_state(out, settings, env)
+
+
+def resumed_state(out: Path, settings: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    """The state of the run interrupted in ``out``, with this invocation (``env``) added.
+
+    Raises unless the config and the code now are those that started it.
+    """
+    state_path = out / STATE_NAME
     if not state_path.is_file():
         raise FileNotFoundError(f"nothing to resume: {state_path} does not exist")
     state = json.loads(state_path.read_text())
-    check_resumable(out, state, settings, env)
-    state["invocations"].append(env)
-    return state
-
-
-def check_resumable(
-    out: Path, state: dict[str, Any], settings: dict[str, Any], env: dict[str, Any]
-) -> None:
-    """Raise unless the config and the code now are those that started the run in ``out``."""
     if state["settings"] != settings:
         changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
         raise ValueError(
@@ -246,6 +246,8 @@ def check_resumable(
             f"cannot resume {out}: it was started with code {key} {first[key]}, "
             f"the code is now {key} {now[key]}"
         )
+    state["invocations"].append(env)
+    return state
 
 
 def bench_environment(config_path: Path) -> dict[str, Any]:

@@ -39,8 +39,8 @@ from fastmax.bench.sweep import (
     PARTS_DIR,
     STATE_NAME,
     bench_environment,
-    check_resumable,
     plan,
+    resumed_state,
     run_sweep,
     sweep_settings,
 )
@@ -177,19 +177,17 @@ def _start_state(
     out: Path, config: BenchConfig, devices: list[str], resume: bool, env: dict[str, Any]
 ) -> dict[str, Any]:
     """Check ``out`` for this run and return the state (settings, devices, invocations)."""
-    final, state_path = out / CSV_NAME, out / STATE_NAME
+    final = out / CSV_NAME
     if final.exists():
         raise ValueError(f"{final} exists: the sweep there is complete; choose another --out")
     settings = sweep_settings(config)
     if not resume:
-        if state_path.exists() or (out / PARTS_DIR).exists():
+        if (out / STATE_NAME).exists() or (out / PARTS_DIR).exists():
             raise ValueError(
                 f"{out} holds an interrupted run: pass --resume to continue it, or remove it"
             )
         return {"settings": settings, "devices": devices, "invocations": [env]}
-    if not state_path.is_file():
-        raise FileNotFoundError(f"nothing to resume: {state_path} does not exist")
-    state = json.loads(state_path.read_text())
+    state = resumed_state(out, settings, env)
     if "devices" not in state:
         raise ValueError(f"cannot resume {out} with --devices: it was run on one device")
     if state["devices"] != devices:
@@ -197,8 +195,6 @@ def _start_state(
             f"cannot resume {out}: it was started with --devices {','.join(state['devices'])}, "
             f"not {','.join(devices)}"
         )
-    check_resumable(out, state, settings, env)
-    state["invocations"].append(env)
     return state
 
 
