@@ -8,12 +8,16 @@
 //   out += W C                                      (W converted to fragments in registers)
 //   S   += B^T C, sigma += beta^T C                 (float32 sums)
 // The full (non-causal) mode first accumulates S over the whole sequence, then writes A S.
+// With a sequence split (fastmax.h, Phase) blockIdx.y is the segment: the full-mode kernel's
+// first pass alone yields the segment states (kStates), and either mode then walks only its
+// segment, starting from the combined state of the others (kApply).
 // State S is handed to the A S product through shared memory in the tile's element type (s
 // folded in); every sum is accumulated in float32. No atomics: each output element is written
 // by exactly one thread, so results are bitwise reproducible.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fastmax.h"
 #include "fragments.cuh"
@@ -54,6 +58,7 @@ struct Shape {
   static constexpr int TILE_C = kChunk * LDC;
   static constexpr int STAGE = 2 * TILE_A + TILE_C;  // A, B, C tiles (elements)
   static constexpr int STATE = P * LDS;
+  static constexpr int SEG_STATE = (P + 1) * QTE;  // floats of one segment state: S, then sigma
   static constexpr size_t bytes(int stages) {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
            sizeof(float) * (size_t(stages) * 4 * kChunk + (kWarps + 1) * QTE);
@@ -135,7 +140,10 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   const int q0 = tile * QT;
   const int bidx = bh / p.heads_a, ha = bh % p.heads_a;
   const int n = p.n;
-  const int n_chunks = (n + kChunk - 1) / kChunk;
+  // This block's chunks [c_begin, c_begin + n_chunks) and its entry of the state buffer.
+  const int c_begin = blockIdx.y * p.seg_chunks;
+  const int n_chunks = min((n + kChunk - 1) / kChunk - c_begin, p.seg_chunks);
+  float* seg_state = p.states + (int64_t(blockIdx.x) * gridDim.y + blockIdx.y) * S::SEG_STATE;
   const int group = kBwdCols ? p.group : 1;
 
   const T* a_base = static_cast<const T*>(p.a) + bidx * p.a_sb + ha * p.a_sh;
@@ -179,7 +187,8 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
         F::set(stage_ptr(st) + 2 * S::TILE_A + (i / 8) * LDC + QT + i % 8, i % 8 == 0 ? 1.f : 0.f);
   }
 
-  const float s_scale = (KIND == kFwd || KIND == kDv) ? p.a1 : 1.f;
+  // The state pass stores S itself; the other phases keep s S in shared memory.
+  const float s_scale = (KIND == kFwd || KIND == kDv) && p.phase != kStates ? p.a1 : 1.f;
   float sacc[MT][NT][4];
 #pragma unroll
   for (int mi = 0; mi < MT; ++mi)
@@ -305,6 +314,51 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     }
   };
 
+  // Visit this thread's entries of S: fn(row, col, accumulator pair) for col, col + 1.
+  auto for_state_pairs = [&](auto&& fn) {
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi) {
+      const int mt = warp * MT + mi;
+      if (mt * 16 >= P) continue;
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+          fn(16 * mt + g8 + 8 * half, 8 * j + 2 * t4, &sacc[mi][j][2 * half]);
+    }
+  };
+
+  // kApply: start from the combined state of the other segments (S into the accumulators,
+  // sigma into warp 0's partial), published like the state of an earlier chunk.
+  auto start_from_segment_state = [&]() {
+    __syncthreads();  // the zero fill of the shared state is done
+    for_state_pairs([&](int row, int col, float* acc) {
+      const float2 x = *reinterpret_cast<const float2*>(seg_state + row * QTE + col);
+      acc[0] = x.x;
+      acc[1] = x.y;
+    });
+#pragma unroll
+    for (int i = 0; i < NCOL; ++i)
+      if (warp == 0 && lane + 32 * i < QTE) sigma_part[i] = seg_state[P * QTE + lane + 32 * i];
+    publish_state();
+    publish_sigma();
+    __syncthreads();
+    reduce_sigma();
+  };
+
+  // kStates: store this segment's S (float32 master: accumulators or shared memory) and sigma.
+  auto store_segment_state = [&]() {
+    for_state_pairs([&](int row, int col, const float* acc) {
+      float2 x = make_float2(acc[0], acc[1]);
+      if constexpr (kMasterInSmem) x = F::load2(s_state + row * LDS + col);
+      *reinterpret_cast<float2*>(seg_state + row * QTE + col) = x;
+    });
+    publish_sigma();
+    __syncthreads();
+    reduce_sigma();
+    for (int col = tid; col < QTE; col += kThreads) seg_state[P * QTE + col] = s_sigma[col];
+  };
+
   // out = A S (state in shared memory) for this warp's 16 rows.
   auto apply_state = [&](const T* ta, float (*out)[4]) {
 #pragma unroll
@@ -350,33 +404,44 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   };
 
   if constexpr (MODE == kFull) {
-    // Pass 1: the state of the whole sequence.
-    const int total = n_chunks * group;
-    if (STAGES == 2) {
-      load(0, 0, 0, false, true);
-      cp_async_commit();
-    }
-    for (int step = 0; step < total; ++step) {
-      const int st = STAGES == 2 ? step & 1 : 0;
-      arrive(step, total, [&](int s2) { load(STAGES == 2 ? s2 & 1 : 0, s2 / group, s2 % group, false, true); });
-      prescale(st, step / group);
-      accumulate_state(st, step / group);
-      if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
+    if (p.phase == kApply) {
+      start_from_segment_state();
+    } else {
+      // Pass 1: the state of this block's chunks.
+      const int total = n_chunks * group;
+      if (STAGES == 2) {
+        load(0, c_begin, 0, false, true);
+        cp_async_commit();
+      }
+      for (int step = 0; step < total; ++step) {
+        const int st = STAGES == 2 ? step & 1 : 0;
+        arrive(step, total, [&](int s2) {
+          load(STAGES == 2 ? s2 & 1 : 0, c_begin + s2 / group, s2 % group, false, true);
+        });
+        prescale(st, c_begin + step / group);
+        accumulate_state(st, c_begin + step / group);
+        if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
+        __syncthreads();
+      }
+      if (p.phase == kStates) {
+        store_segment_state();
+        return;
+      }
+      if constexpr (!kMasterInSmem) publish_state();
+      publish_sigma();
       __syncthreads();
+      reduce_sigma();
     }
-    if constexpr (!kMasterInSmem) publish_state();
-    publish_sigma();
-    __syncthreads();
-    reduce_sigma();
     __syncthreads();
     // Pass 2: outputs A S.
     if (STAGES == 2) {
-      load(0, 0, 0, true, false);
+      load(0, c_begin, 0, true, false);
       cp_async_commit();
     }
-    for (int ck = 0; ck < n_chunks; ++ck) {
-      const int st = STAGES == 2 ? ck & 1 : 0;
-      arrive(ck, n_chunks, [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c2, 0, true, false); });
+    for (int ck = c_begin; ck < c_begin + n_chunks; ++ck) {
+      const int st = STAGES == 2 ? (ck - c_begin) & 1 : 0;
+      arrive(ck - c_begin, n_chunks,
+             [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c_begin + c2, 0, true, false); });
       float out[NT][4];
 #pragma unroll
       for (int j = 0; j < NT; ++j)
@@ -387,10 +452,11 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       __syncthreads();
     }
   } else {
+    if (p.phase == kApply) start_from_segment_state();
     const int total = n_chunks * group;
     auto chunk_of = [&](int step) {
       const int c = step / group;
-      return MODE == kScanFwd ? c : n_chunks - 1 - c;
+      return c_begin + (MODE == kScanFwd ? c : n_chunks - 1 - c);
     };
     if (STAGES == 2) {
       load(0, chunk_of(0), 0, true, true);
@@ -477,32 +543,119 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
 namespace fastmax {
 
+// In place, per (block, element) across segments: what each segment starts from (mode: the scan
+// or full mode of the pass, fastmax::Mode). Defined in split.cu.
+cudaError_t launch_combine_states(float* states, int64_t blocks, int segments, int floats,
+                                  int mode, cudaStream_t stream);
+
+// Pipeline stages a pass launches with under a per-block shared memory limit (0: does not fit).
+template <typename T, int P, int KIND>
+int stages_for(size_t limit) {
+  using S = Shape<T, P, KIND>;
+  if (S::bytes(S::STAGES) <= limit) return S::STAGES;
+  if (S::SINGLE_FALLBACK && S::bytes(1) <= limit) return 1;
+  return 0;
+}
+
 template <typename T, int P, int KIND, int MODE, int STAGES>
-cudaError_t launch_staged(const Params& p, cudaStream_t stream) {
+cudaError_t launch_staged(const Params& p_in, cudaStream_t stream) {
   using S = Shape<T, P, KIND>;
   auto kernel = chunk_kernel<T, P, KIND, MODE, STAGES>;
+  auto state_kernel = chunk_kernel<T, P, KIND, kFull, STAGES>;
   const size_t smem = S::bytes(STAGES);
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(smem));
-  if (err != cudaSuccess) return err;
-  const int64_t blocks = int64_t(p.batch) * p.heads_a * (p.dim / S::QT);
+  for (auto k : {kernel, state_kernel}) {
+    const cudaError_t err =
+        cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    if (err != cudaSuccess) return err;
+  }
+  const int64_t blocks = int64_t(p_in.batch) * p_in.heads_a * (p_in.dim / S::QT);
   if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(p);
+  const unsigned bx = static_cast<unsigned>(blocks);
+  const int chunks = (p_in.n + kChunk - 1) / kChunk;
+  const int segments = p_in.seg_chunks > 0 ? (chunks + p_in.seg_chunks - 1) / p_in.seg_chunks : 1;
+  Params p = p_in;
+  if (segments <= 1 || p.states == nullptr) {
+    p.phase = kWhole;
+    p.seg_chunks = chunks;
+    kernel<<<dim3(bx, 1), kThreads, smem, stream>>>(p);
+    return cudaGetLastError();
+  }
+  p.phase = kStates;
+  state_kernel<<<dim3(bx, segments), kThreads, smem, stream>>>(p);
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess)
+    err = launch_combine_states(p.states, blocks, segments, S::SEG_STATE, MODE, stream);
+  if (err != cudaSuccess) return err;
+  p.phase = kApply;
+  kernel<<<dim3(bx, segments), kThreads, smem, stream>>>(p);
   return cudaGetLastError();
+}
+
+// fn(tag, P, KIND) for a runtime dtype (0 = bfloat16, 1 = float32), kind and head dim, with
+// the element type as decltype(tag)::type and P, KIND as integral constants; a value-initialised
+// result for an unsupported head dim.
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+template <int V>
+using IntC = std::integral_constant<int, V>;
+
+template <typename T, int KIND, typename Fn>
+auto visit_dim(int dim, Fn&& fn) -> decltype(fn(TypeTag<T>{}, IntC<32>{}, IntC<KIND>{})) {
+  switch (dim) {
+    case 32:
+      return fn(TypeTag<T>{}, IntC<32>{}, IntC<KIND>{});
+    case 64:
+      return fn(TypeTag<T>{}, IntC<64>{}, IntC<KIND>{});
+    case 128:
+      return fn(TypeTag<T>{}, IntC<128>{}, IntC<KIND>{});
+    case 256:
+      return fn(TypeTag<T>{}, IntC<256>{}, IntC<KIND>{});
+  }
+  return {};
+}
+
+template <typename T, typename Fn>
+auto visit_kind(int kind, int dim, Fn&& fn) {
+  switch (kind) {
+    case kFwd:
+      return visit_dim<T, kFwd>(dim, fn);
+    case kDq:
+      return visit_dim<T, kDq>(dim, fn);
+    case kDk:
+      return visit_dim<T, kDk>(dim, fn);
+    default:
+      return visit_dim<T, kDv>(dim, fn);
+  }
+}
+
+template <typename Fn>
+auto visit_shape(int dtype, int kind, int dim, Fn&& fn) {
+  return dtype == 1 ? visit_kind<float>(kind, dim, fn) : visit_kind<__nv_bfloat16>(kind, dim, fn);
+}
+
+// The per-block shared memory limit of the current device.
+inline cudaError_t block_smem_limit(size_t& limit) {
+  int device = 0, value = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  limit = static_cast<size_t>(value);
+  return err;
 }
 
 // Two stages when the device's per-block shared memory allows, else one, else kErrSharedMemory.
 template <typename T, int P, int KIND, int MODE>
 cudaError_t launch_one(const Params& p, cudaStream_t stream) {
   using S = Shape<T, P, KIND>;
-  int device = 0, limit = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess)
-    err = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  size_t limit = 0;
+  const cudaError_t err = block_smem_limit(limit);
   if (err != cudaSuccess) return err;
-  if (S::bytes(S::STAGES) <= size_t(limit)) return launch_staged<T, P, KIND, MODE, S::STAGES>(p, stream);
+  const int stages = stages_for<T, P, KIND>(limit);
+  if (stages == S::STAGES) return launch_staged<T, P, KIND, MODE, S::STAGES>(p, stream);
   if constexpr (S::SINGLE_FALLBACK) {
-    if (S::bytes(1) <= size_t(limit)) return launch_staged<T, P, KIND, MODE, 1>(p, stream);
+    if (stages == 1) return launch_staged<T, P, KIND, MODE, 1>(p, stream);
   }
   return kErrSharedMemory;
 }

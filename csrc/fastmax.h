@@ -46,7 +46,33 @@ struct Params {
   int dim;                   // head dim (q, k and v share it)
   float a0, a1;
   int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
+  // Sequence split (see plan_split): chunks per segment (0: one segment) and the float32 buffer
+  // of segment states; phase is set by the launcher.
+  int seg_chunks;
+  float* states;
+  int phase;
 };
+
+// The phases of a pass whose sequence is split into segments run by separate blocks:
+//   kStates  each segment's own state S_g = sum of b cv^T over its chunks (and sigma_g);
+//            then the states are combined in place into what each segment starts from (the sum
+//            over earlier segments for a forward scan, later ones for a reverse scan, all of
+//            them for the full pass);
+//   kApply   each segment's pass, starting from its combined state.
+// kWhole is the unsplit pass (one block walks the whole sequence).
+enum Phase : int { kWhole = 0, kStates = 1, kApply = 2 };
+
+// How a pass splits its sequence: segments of seg_chunks chunks each, and the float32 elements
+// of the state buffer the caller allocates (0 when not split).
+struct SplitPlan {
+  int seg_chunks;
+  int segments;
+  int64_t state_floats;
+};
+
+// Segments enough to fill the GPU when batch x heads x column tiles alone do not, each at least
+// kMinSegmentChunks chunks long (allow = false: never split). p needs batch, heads_a, n, dim.
+SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow);
 
 // Shared memory per block the forward and backward passes need at least (dtype: 0 = bfloat16,
 // 1 = float32; 0 for an unsupported head dim).

@@ -12,6 +12,8 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include <cstdlib>
+#include <string>
 #include <tuple>
 
 #include "fastmax.h"
@@ -74,13 +76,32 @@ void set_roles(Params& p, const at::Tensor& a, const at::Tensor& b, const at::Te
   p.c_sb = c.stride(0), p.c_sh = c.stride(1), p.c_sn = c.stride(2);
 }
 
-void run_pass(Kind kind, bool causal, const Params& p, at::ScalarType st, cudaStream_t stream) {
+// Whether passes may split their sequence across blocks (FASTMAX_SEQUENCE_SPLIT=0: never, to
+// compare against the unsplit kernels).
+bool split_allowed() {
+  const char* value = std::getenv("FASTMAX_SEQUENCE_SPLIT");
+  return value == nullptr || std::string(value) != "0";
+}
+
+// Launches one pass on `stream`. Returns the buffer of segment states (undefined when the pass
+// is not split), allocated on the current stream: the caller keeps it until `stream`'s work is
+// ordered before the current stream's.
+at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at::ScalarType st,
+                    cudaStream_t stream) {
+  const SplitPlan plan = plan_split(st == at::kFloat ? 1 : 0, kind, p, split_allowed());
+  at::Tensor states;
+  if (plan.segments > 1) {
+    states = at::empty({plan.state_floats}, like.options().dtype(at::kFloat));
+    p.states = states.data_ptr<float>();
+    p.seg_chunks = plan.seg_chunks;
+  }
   const cudaError_t err = st == at::kFloat ? launch_pass_f32(kind, causal, p, stream)
                                            : launch_pass_bf16(kind, causal, p, stream);
   TORCH_CHECK_VALUE(err != kErrSharedMemory, "fastmax CUDA op: ", st, " with head_dim ", p.dim,
                     " needs more shared memory per block than this GPU offers; use "
                     "backend='torch' (or bfloat16) for this configuration");
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return states;
 }
 
 Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a1,
@@ -111,7 +132,7 @@ std::tuple<at::Tensor, at::Tensor> fwd(const at::Tensor& q, const at::Tensor& k,
   p.den_out = den.data_ptr<float>();
   p.heads_a = static_cast<int>(h);
   p.heads_bc = static_cast<int>(k.size(1));
-  run_pass(kFwd, causal, p, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
+  run_pass(kFwd, causal, p, q, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
   if (q.scalar_type() == at::kHalf) out = out.to(at::kHalf);
   return {out, den};
 }
@@ -172,18 +193,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
   pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
   set_roles(pq, gk, vk, kk);
   pq.out = dq.data_ptr();
-  run_pass(kDq, causal, pq, st, stream);
+  const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
 
   Params pk = p;
   pk.heads_a = static_cast<int>(hkv), pk.heads_bc = static_cast<int>(h);
   set_roles(pk, vk, gk, qk);
   pk.out = dk.data_ptr();
-  run_pass(kDk, causal, pk, st, side_k.stream());
+  const at::Tensor states_k = run_pass(kDk, causal, pk, q, st, side_k.stream());
 
   Params pv = pk;
   set_roles(pv, kk, qk, gk);
   pv.out = dv.data_ptr();
-  run_pass(kDv, causal, pv, st, side_v.stream());
+  const at::Tensor states_v = run_pass(kDv, causal, pv, q, st, side_v.stream());
 
   at::cuda::CUDAEvent k_done, v_done;
   k_done.record(side_k);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 
 import pytest
@@ -105,6 +106,31 @@ def test_tf32_variant_takes_float32_only_and_restores_the_precision(monkeypatch)
     grads = method.make(q, k, v, causal=True, backward=True)()
     assert seen == ["high", "high"] and torch.get_float32_matmul_precision() == before
     assert _rel(out, fastmax.reference_attention(q, k, v)) < 1e-5 and len(grads) == 3
+
+
+def test_unsplit_variant_sets_its_environment_during_the_call_only(monkeypatch):
+    import fastmax.bench.methods as methods
+
+    (unsplit,) = build_methods(("fastmax_cuda_unsplit",))
+    assert unsplit.environment == {"FASTMAX_SEQUENCE_SPLIT": "0"}
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(os.environ.get("FASTMAX_SEQUENCE_SPLIT"))
+        return fastmax.fastmax_attention(*args, **kwargs)
+
+    monkeypatch.setattr(methods, "fastmax_attention", recording)
+    method = methods.FastmaxMethod(
+        "torch_unsplit", "torch", "token", environment=unsplit.environment
+    )
+    q, k, v = _qkv()
+    monkeypatch.delenv("FASTMAX_SEQUENCE_SPLIT", raising=False)
+    out = method.make(q, k, v, causal=True, backward=False)()
+    assert "FASTMAX_SEQUENCE_SPLIT" not in os.environ
+    monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "1")
+    method.make(q, k, v, causal=True, backward=True)()
+    assert seen == ["0", "0"] and os.environ["FASTMAX_SEQUENCE_SPLIT"] == "1"
+    assert _rel(out, fastmax.reference_attention(q, k, v)) < 1e-5
 
 
 FLA = ("chunk_linear_attn", "fused_chunk_linear_attn", "parallel_based", "chunk_gla")

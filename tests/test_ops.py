@@ -314,3 +314,48 @@ def test_shapes_beyond_the_gpu_shared_memory_are_refused_clearly(dtype, head_dim
             fastmax.fastmax_attention(q, q, q, backend="cuda")
     ref = fastmax.reference_attention(q, q, q)
     assert relative_error(fastmax.fastmax_attention(q, q, q), ref) < tolerance(str(dtype)[6:])
+
+
+def _combine_launches(fn) -> int:
+    """How many times ``fn`` launched the kernel that combines segment states (split passes)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return sum(e.count for e in prof.key_averages() if "combine_states" in e.key)
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("heads", [(4, 4), (6, 2)])
+def test_sequence_split_matches_reference(dtype, causal, head_dim, heads):
+    """Batch 1 leaves the GPU idle, so every pass splits N = 2085 (33 chunks, the last partial)
+    into segments of separate blocks; outputs and gradients still match the float64 formula."""
+    _assert_case(Case("cuda", dtype, causal, head_dim, 2085, *heads, batch=1))
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [True, False])
+def test_sequence_split_runs_and_can_be_turned_off(monkeypatch, causal):
+    """Each of the four passes splits (one combine launch each) unless FASTMAX_SEQUENCE_SPLIT=0;
+    both ways give the same attention up to float32 rounding of the sums' order."""
+    gen = torch.Generator().manual_seed(6)
+    q, k, v = (torch.randn(1, 4, 3000, 64, generator=gen).to("cuda") for _ in "qkv")
+    grad = torch.randn(q.shape, generator=gen).to("cuda")
+
+    def forward_backward() -> list[torch.Tensor]:
+        leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+        out = fastmax.fastmax_attention(*leaves, causal=causal, backend="cuda")
+        out.backward(grad)
+        return [out, *(t.grad for t in leaves)]
+
+    results = {}
+    for setting, launches in (("1", 4), ("0", 0)):
+        monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", setting)
+        assert _combine_launches(forward_backward) == launches
+        results[setting] = forward_backward()
+    for split, whole in zip(results["1"], results["0"], strict=True):
+        assert relative_error(split, whole) < 1e-6

@@ -31,7 +31,11 @@ CASE_COLUMNS = ("method", "N", "B", "H", "D", "dtype", "causal", "pass")
 SDPA_METHODS = ("sdpa_flash", "sdpa_cudnn", "sdpa_efficient", "sdpa_math")
 PASS_LABELS = {"fwd": "forward", "fwd_bwd": "forward + backward"}
 MARKERS = "osD^v<>phX*P"
-VARIANTS = {"fastmax_cuda_tf32": "fastmax_cuda"}  # drawn like their base method, dashed
+# Variants of a method: drawn in its colour and marker with their own line style.
+VARIANTS = {
+    "fastmax_cuda_tf32": ("fastmax_cuda", "--"),
+    "fastmax_cuda_unsplit": ("fastmax_cuda", ":"),
+}
 OOM_Y = 0.95  # axes fraction where out-of-memory crosses sit
 OOM_BAND = 0.1  # top fraction of a panel kept free of data for them
 OOM_LABEL = "out of memory (x at top)"
@@ -117,10 +121,11 @@ def plot_all(csv_paths: list[Path], out: Path) -> list[Path]:
 def _style(method: str) -> dict[str, Any]:
     """The same colour and marker for a method in every figure, each method its own colour.
 
-    A variant (``VARIANTS``) takes its base method's colour and marker with a dashed line.
+    A variant (``VARIANTS``) takes its base method's colour and marker with its own line style.
     """
     if method in VARIANTS:
-        return {**_style(VARIANTS[method]), "linestyle": "--"}
+        base, linestyle = VARIANTS[method]
+        return {**_style(base), "linestyle": linestyle}
     bases = [name for name in METHOD_NAMES if name not in VARIANTS]
     index = bases.index(method) if method in bases else len(bases)
     colors = [*pyplot().get_cmap("tab10").colors, "black", "darkgoldenrod", "lightgray"]

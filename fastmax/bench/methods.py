@@ -10,12 +10,14 @@ reason.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import os
 import re
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +29,7 @@ from fastmax.ops.normalize import normalize_qk
 METHOD_NAMES = (
     "fastmax_cuda",
     "fastmax_cuda_tf32",
+    "fastmax_cuda_unsplit",
     "fastmax_torch",
     "naive_linear",
     "sdpa_flash",
@@ -145,14 +148,21 @@ class FastmaxMethod(Method):
 
     ``float32_precision`` (``torch.set_float32_matmul_precision`` during the call, float32 inputs
     only): "high" lets the CUDA kernels take one TF32 product per step instead of three, as fla's
-    Triton kernels do by default, for a like-for-like float32 comparison.
+    Triton kernels do by default, for a like-for-like float32 comparison. ``environment``:
+    variables set during the call (``FASTMAX_SEQUENCE_SPLIT=0`` times the unsplit kernels).
     """
 
     def __init__(
-        self, name: str, backend: str, normalize: str | None, float32_precision: str | None = None
+        self,
+        name: str,
+        backend: str,
+        normalize: str | None,
+        float32_precision: str | None = None,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.name, self.backend, self.normalize = name, backend, normalize
         self.float32_precision = float32_precision
+        self.environment = environment or {}
 
     def supported(self, device, dtype, causal, head_dim):
         if self.float32_precision is not None and dtype != torch.float32:
@@ -175,18 +185,33 @@ class FastmaxMethod(Method):
                 q, k, v, causal=causal, normalize=self.normalize, backend=self.backend
             )
 
-        if self.float32_precision is None:
+        if self.float32_precision is None and not self.environment:
             return Prepared(fn, (q, k, v), v.shape)
 
-        def with_precision(q, k, v):
-            previous = torch.get_float32_matmul_precision()
-            torch.set_float32_matmul_precision(self.float32_precision)
-            try:
+        def pinned(q, k, v):
+            with _settings(self.float32_precision, self.environment):
                 return fn(q, k, v)
-            finally:
-                torch.set_float32_matmul_precision(previous)
 
-        return Prepared(with_precision, (q, k, v), v.shape)
+        return Prepared(pinned, (q, k, v), v.shape)
+
+
+@contextlib.contextmanager
+def _settings(float32_precision: str | None, environment: dict[str, str]) -> Iterator[None]:
+    """The float32 matmul precision and environment variables given, restored afterwards."""
+    precision = torch.get_float32_matmul_precision()
+    saved = {name: os.environ.get(name) for name in environment}
+    if float32_precision is not None:
+        torch.set_float32_matmul_precision(float32_precision)
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(precision)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class NaiveLinearMethod(Method):
@@ -289,6 +314,9 @@ def build_methods(names: tuple[str, ...], normalize: str | None = "token") -> li
     factories: dict[str, Callable[[], Method]] = {
         "fastmax_cuda": lambda: FastmaxMethod("fastmax_cuda", "cuda", normalize),
         "fastmax_cuda_tf32": lambda: FastmaxMethod("fastmax_cuda_tf32", "cuda", normalize, "high"),
+        "fastmax_cuda_unsplit": lambda: FastmaxMethod(
+            "fastmax_cuda_unsplit", "cuda", normalize, environment={"FASTMAX_SEQUENCE_SPLIT": "0"}
+        ),
         "fastmax_torch": lambda: FastmaxMethod("fastmax_torch", "torch", normalize),
         "naive_linear": lambda: NaiveLinearMethod(normalize),
         "sdpa_flash": lambda: SdpaMethod("sdpa_flash", "FLASH_ATTENTION"),
