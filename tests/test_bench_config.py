@@ -44,6 +44,17 @@ def test_smoke_config_runs_on_cpu_and_quick_config_on_the_anchor_lengths():
     assert set(quick.passes) == {"fwd", "fwd_bwd"}
 
 
+def test_kernel_targets_config_covers_the_targets_of_issue_9():
+    targets = load_config(CONFIGS / "kernel-targets.yaml")
+    assert {"fastmax_cuda", "fastmax_cuda_unsplit", "chunk_linear_attn", "sdpa_flash"} <= set(
+        targets.methods
+    )
+    assert targets.N[0] == 1024 and targets.N[-1] == 65536
+    assert set(targets.dtypes) == {"bfloat16", "float32"}
+    assert set(targets.causal) == {True, False}
+    assert (targets.B, targets.H, targets.D) == (4, 16, 128)
+
+
 def test_log_grid_hits_both_ends_without_repeats():
     assert log_grid(1000, 100_000, 3) == (1000, 10_000, 100_000)
     assert log_grid(5, 5, 1) == (5,)
