@@ -66,6 +66,7 @@ SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow) {
     const size_t bytes = S::bytes(stages) + 1024;  // the runtime reserves 1 KB per block
     const int64_t resident = int64_t(sms) * (bytes < size_t(per_sm) ? per_sm / bytes : 1);
     const int64_t base = int64_t(p.batch) * p.heads_a * (p.dim / S::QT);
+    if (base <= 0) return whole;  // nothing to run; the launch reports an empty grid
     const int64_t wanted = (kWaves * resident + base - 1) / base;
     const int64_t segments = wanted < chunks / kMinSegmentChunks ? wanted : chunks / kMinSegmentChunks;
     if (segments < 2) return whole;

@@ -115,9 +115,21 @@ def test_unsplit_variant_sets_its_environment_during_the_call_only(monkeypatch):
     assert unsplit.environment == {"FASTMAX_SEQUENCE_SPLIT": "0"}
     seen = []
 
+    class Recorded(torch.autograd.Function):
+        """Identity that records the variable in the forward and in the backward pass."""
+
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(os.environ.get("FASTMAX_SEQUENCE_SPLIT"))
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append(os.environ.get("FASTMAX_SEQUENCE_SPLIT"))
+            return grad
+
     def recording(*args, **kwargs):
-        seen.append(os.environ.get("FASTMAX_SEQUENCE_SPLIT"))
-        return fastmax.fastmax_attention(*args, **kwargs)
+        return Recorded.apply(fastmax.fastmax_attention(*args, **kwargs))
 
     monkeypatch.setattr(methods, "fastmax_attention", recording)
     method = methods.FastmaxMethod(
@@ -129,7 +141,7 @@ def test_unsplit_variant_sets_its_environment_during_the_call_only(monkeypatch):
     assert "FASTMAX_SEQUENCE_SPLIT" not in os.environ
     monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "1")
     method.make(q, k, v, causal=True, backward=True)()
-    assert seen == ["0", "0"] and os.environ["FASTMAX_SEQUENCE_SPLIT"] == "1"
+    assert seen == ["0", "0", "0"] and os.environ["FASTMAX_SEQUENCE_SPLIT"] == "1"
     assert _rel(out, fastmax.reference_attention(q, k, v)) < 1e-5
 
 

@@ -185,14 +185,20 @@ class FastmaxMethod(Method):
                 q, k, v, causal=causal, normalize=self.normalize, backend=self.backend
             )
 
+        return Prepared(fn, (q, k, v), v.shape)
+
+    def make(self, q, k, v, *, causal, backward, seed=0):
+        """As ``Method.make``, with the precision and environment set around the whole call
+        (the backward kernels read ``FASTMAX_SEQUENCE_SPLIT`` when they run)."""
+        run = super().make(q, k, v, causal=causal, backward=backward, seed=seed)
         if self.float32_precision is None and not self.environment:
-            return Prepared(fn, (q, k, v), v.shape)
+            return run
 
-        def pinned(q, k, v):
+        def pinned() -> object:
             with _settings(self.float32_precision, self.environment):
-                return fn(q, k, v)
+                return run()
 
-        return Prepared(pinned, (q, k, v), v.shape)
+        return pinned
 
 
 @contextlib.contextmanager
