@@ -24,7 +24,6 @@
 
 namespace fastmax {
 
-constexpr int kChunk = 64;
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 
@@ -47,7 +46,7 @@ __device__ __forceinline__ void cp_async_wait() {
 // Compile-time shape of one kernel instance.
 template <typename T, int P, int KIND>
 struct Shape {
-  static constexpr int QT = (P == 64 || P == 128) ? 64 : 32;  // output columns per block
+  static constexpr int QT = column_tile(P);  // output columns per block
   static constexpr int QTE = QT + (KIND == kFwd ? 8 : 0);     // + a ones column (denominator)
   static constexpr int NT = QTE / 8;                          // output n-tiles
   static constexpr int LDP = Frag<T>::ld(P);

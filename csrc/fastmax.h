@@ -27,6 +27,11 @@ namespace fastmax {
 
 enum Kind : int { kFwd = 0, kDq = 1, kDk = 2, kDv = 3 };
 
+constexpr int kChunk = 64;  // tokens per chunk
+
+// Output columns per block for head dim p.
+constexpr int column_tile(int p) { return (p == 64 || p == 128) ? 64 : 32; }
+
 struct Params {
   const void* a;
   const void* b;
@@ -70,8 +75,12 @@ struct SplitPlan {
   int64_t state_floats;
 };
 
-// Segments enough to fill the GPU when batch x heads x column tiles alone do not, each at least
-// kMinSegmentChunks chunks long (allow = false: never split). p needs batch, heads_a, n, dim.
+// Segments per sequence for `blocks` blocks of `chunks` chunks on `sms` SMs: as many as fill
+// SMs that would otherwise idle (at most one block per SM), each at least 8 chunks; 1 = unsplit.
+int split_segments(int64_t blocks, int chunks, int sms);
+
+// The split of one pass on the current device (allow = false: never split). p needs batch,
+// heads_a, n and dim.
 SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow);
 
 // Shared memory per block the forward and backward passes need at least (dtype: 0 = bfloat16,

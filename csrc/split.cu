@@ -3,15 +3,16 @@
 //
 // One block walks one (batch, head, column tile) through the whole sequence; at micro-batch 1
 // with 16 heads that is 32 blocks for an H200's 132 SMs. Cutting the sequence into segments
-// multiplies the blocks, at the price of one extra read of b and c (the state pass) and one
-// float32 state per segment.
+// multiplies the blocks, at the price of one extra read of b and c (the state pass), a small
+// combining kernel and one float32 state per segment. Measured on the H200 (csrc/PERF.md):
+// worth it while SMs would idle (1.2-1.5x at 64 blocks), a loss once every SM has a block
+// (0.6-0.9x when 128 blocks were cut into 1152), so segments only fill idle SMs.
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
 namespace {
 
 constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about one chunk's loads
-constexpr int kWaves = 2;             // blocks wanted: this many times what the SMs hold at once
 
 __global__ void combine_states_kernel(float* states, int64_t blocks, int segments, int floats,
                                       int mode) {
@@ -44,38 +45,31 @@ cudaError_t launch_combine_states(float* states, int64_t blocks, int segments, i
   return cudaGetLastError();
 }
 
+int split_segments(int64_t blocks, int chunks, int sms) {
+  if (blocks <= 0 || sms <= 0) return 1;
+  const int64_t fill = sms / blocks;  // segments that keep one block per SM at most
+  const int64_t most = chunks / kMinSegmentChunks;
+  const int64_t segments = fill < most ? fill : most;
+  return segments >= 2 ? static_cast<int>(segments) : 1;
+}
+
 SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow) {
   const int chunks = (p.n + kChunk - 1) / kChunk;
   const SplitPlan whole{chunks, 1, 0};
-  if (!allow || chunks < 2 * kMinSegmentChunks) return whole;
-  int device = 0, sms = 0, per_sm = 0;
-  size_t limit = 0;
+  if (!allow) return whole;
+  int device = 0, sms = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (err == cudaSuccess)
-    err = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
-  if (err == cudaSuccess) err = block_smem_limit(limit);
   if (err != cudaSuccess) return whole;  // the launch reports the device error
-
-  auto plan = [&](auto tag, auto pc, auto kc) -> SplitPlan {
-    using T = typename decltype(tag)::type;
-    constexpr int P = decltype(pc)::value, KIND = decltype(kc)::value;
-    using S = Shape<T, P, KIND>;
-    const int stages = stages_for<T, P, KIND>(limit);
-    if (stages == 0) return whole;
-    const size_t bytes = S::bytes(stages) + 1024;  // the runtime reserves 1 KB per block
-    const int64_t resident = int64_t(sms) * (bytes < size_t(per_sm) ? per_sm / bytes : 1);
-    const int64_t base = int64_t(p.batch) * p.heads_a * (p.dim / S::QT);
-    if (base <= 0) return whole;  // nothing to run; the launch reports an empty grid
-    const int64_t wanted = (kWaves * resident + base - 1) / base;
-    const int64_t segments = wanted < chunks / kMinSegmentChunks ? wanted : chunks / kMinSegmentChunks;
-    if (segments < 2) return whole;
-    const int seg_chunks = static_cast<int>((chunks + segments - 1) / segments);
-    const int used = (chunks + seg_chunks - 1) / seg_chunks;
-    return {seg_chunks, used, base * used * S::SEG_STATE};
-  };
-  const SplitPlan out = visit_shape(dtype, kind, p.dim, plan);
-  return out.segments > 0 ? out : whole;
+  const int64_t blocks = int64_t(p.batch) * p.heads_a * (p.dim / column_tile(p.dim));
+  const int segments = split_segments(blocks, chunks, sms);
+  const int64_t per_segment = visit_shape(dtype, kind, p.dim, [](auto tag, auto pc, auto kc) -> int64_t {
+    return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::SEG_STATE;
+  });
+  if (segments < 2 || per_segment == 0) return whole;
+  const int seg_chunks = (chunks + segments - 1) / segments;
+  const int used = (chunks + seg_chunks - 1) / seg_chunks;
+  return {seg_chunks, used, blocks * used * per_segment};
 }
 
 }  // namespace fastmax

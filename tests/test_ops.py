@@ -316,6 +316,30 @@ def test_shapes_beyond_the_gpu_shared_memory_are_refused_clearly(dtype, head_dim
     assert relative_error(fastmax.fastmax_attention(q, q, q), ref) < tolerance(str(dtype)[6:])
 
 
+@pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
+@pytest.mark.parametrize(
+    ("batch", "heads", "n", "head_dim", "segments"),
+    [
+        (4, 16, 65536, 128, 1),  # the paper's shape: 128 blocks already hold 128 of 132 SMs
+        (4, 16, 65536, 64, 2),  # one column tile: 64 blocks, two segments fill 128 SMs
+        (1, 16, 8192, 128, 4),  # Pythia-1.4B training at micro-batch 1: 32 blocks
+        (1, 16, 1024, 128, 2),  # 16 chunks: two segments of the shortest length, 8 chunks
+        (1, 16, 960, 128, 1),  # 15 chunks: too short to split
+        (1, 2, 4096, 64, 8),  # 2 blocks: as many 8-chunk segments as there are
+        (0, 16, 4096, 128, 1),  # an empty batch is never split
+    ],
+)
+def test_split_fills_idle_sms_only(batch, heads, n, head_dim, segments):
+    """The split plan on an H200 (132 SMs): segments only where SMs would otherwise idle."""
+    assert torch.ops.fastmax.split_segments(batch, heads, n, head_dim, 132) == segments
+
+
+@pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
+def test_split_plan_refuses_an_unsupported_head_dim():
+    with pytest.raises(ValueError, match="head_dim must be 32, 64, 128 or 256"):
+        torch.ops.fastmax.split_segments(1, 16, 4096, 48, 132)
+
+
 def _combine_launches(fn) -> int:
     """How many times ``fn`` launched the kernel that combines segment states (split passes)."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:

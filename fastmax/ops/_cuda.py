@@ -8,6 +8,7 @@
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
     fastmax::fits_device(dtype, head_dim, device) -> bool  (see head_dims_that_fit)
+    fastmax::split_segments(batch, heads, n, head_dim, sms) -> int  (sequence split plan)
 
 ``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
 (float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
@@ -15,6 +16,10 @@ default) keeps float32 accuracy with three TF32 products per step, anything else
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
 formula, so the op is one node in a compiled graph. When the extension was not built,
 :func:`extension_loaded` is False and :func:`extension_error` says why.
+
+Each pass cuts its sequence into segments run by separate blocks when batch x heads x column
+tiles alone would leave SMs idle (``split_segments``); ``FASTMAX_SEQUENCE_SPLIT=0`` in the
+environment keeps one block per sequence.
 """
 
 from __future__ import annotations
