@@ -75,9 +75,18 @@ struct SplitPlan {
   int64_t state_floats;
 };
 
-// Segments per sequence for `blocks` blocks of `chunks` chunks on `sms` SMs: as many as fill
-// SMs that would otherwise idle (at most one block per SM), each at least 8 chunks; 1 = unsplit.
-int split_segments(int64_t blocks, int chunks, int sms);
+// What the split plan needs to know of a GPU.
+struct GpuLimits {
+  int sms;
+  int smem_per_sm;     // shared memory per SM (bytes)
+  int smem_per_block;  // opt-in limit per block (bytes)
+};
+
+// Segments per sequence (1: unsplit) for a pass over batch x heads x n tokens of head dim dim:
+// only when the blocks (batch x heads x column tiles) fill at most half the SMs, then enough for
+// two waves of the blocks an SM holds at once, each segment at least 8 chunks long.
+int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int dim,
+                   const GpuLimits& gpu);
 
 // The split of one pass on the current device (allow = false: never split). p needs batch,
 // heads_a, n and dim.

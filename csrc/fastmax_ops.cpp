@@ -292,17 +292,23 @@ bool fits_device(c10::ScalarType dtype, int64_t head_dim, int64_t device) {
   return need > 0 && need <= static_cast<size_t>(limit);
 }
 
-// Segments each pass's sequence is split into for a batch x heads x head_dim problem of n tokens
-// on a GPU with `sms` SMs (1: not split); heads counts the heads the pass walks (query heads
-// for the forward and dq passes, key/value heads for dk and dv).
-int64_t split_segments_of(int64_t batch, int64_t heads, int64_t n, int64_t head_dim, int64_t sms) {
+// Segments a pass (kind: 0 forward, 1 dq, 2 dk, 3 dv) splits its sequence into (1: not split)
+// for batch x heads x n tokens of head_dim on a GPU of the given SMs and shared memory; heads
+// counts the heads the pass walks (query heads for forward and dq, key/value heads for dk, dv).
+int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, int64_t batch, int64_t heads,
+                          int64_t n, int64_t head_dim, int64_t sms, int64_t smem_per_sm,
+                          int64_t smem_per_block) {
   TORCH_CHECK_VALUE(head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256,
                     "fastmax split_segments: head_dim must be 32, 64, 128 or 256, got ", head_dim);
-  TORCH_CHECK_VALUE(batch >= 0 && heads >= 0 && n >= 1 && sms >= 1,
-                    "fastmax split_segments: need batch, heads >= 0, n, sms >= 1");
-  const int64_t blocks = batch * heads * (head_dim / column_tile(static_cast<int>(head_dim)));
-  const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
-  return split_segments(blocks, chunks, static_cast<int>(sms));
+  TORCH_CHECK_VALUE(kind >= kFwd && kind <= kDv, "fastmax split_segments: kind must be 0 to 3, got ",
+                    kind);
+  TORCH_CHECK_VALUE(batch >= 0 && heads >= 0 && n >= 1 && sms >= 1 && smem_per_sm >= 1 &&
+                        smem_per_block >= 1,
+                    "fastmax split_segments: need batch, heads >= 0 and n, sms, shared memory >= 1");
+  const GpuLimits gpu{static_cast<int>(sms), static_cast<int>(smem_per_sm),
+                      static_cast<int>(smem_per_block)};
+  return split_segments(dtype == at::kFloat ? 1 : 0, static_cast<Kind>(kind), batch,
+                        static_cast<int>(heads), static_cast<int>(n), static_cast<int>(head_dim), gpu);
 }
 
 }  // namespace
@@ -316,7 +322,8 @@ TORCH_LIBRARY(fastmax, m) {
   m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
   m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);
-  m.def("split_segments(int batch, int heads, int n, int head_dim, int sms) -> int",
+  m.def("split_segments(ScalarType dtype, int kind, int batch, int heads, int n, int head_dim, "
+        "int sms, int smem_per_sm, int smem_per_block) -> int",
         &fastmax::split_segments_of);
 }
 

@@ -4,15 +4,16 @@
 // One block walks one (batch, head, column tile) through the whole sequence; at micro-batch 1
 // with 16 heads that is 32 blocks for an H200's 132 SMs. Cutting the sequence into segments
 // multiplies the blocks, at the price of one extra read of b and c (the state pass), a small
-// combining kernel and one float32 state per segment. Measured on the H200 (csrc/PERF.md):
-// worth it while SMs would idle (1.2-1.5x at 64 blocks), a loss once every SM has a block
-// (0.6-0.9x when 128 blocks were cut into 1152), so segments only fill idle SMs.
+// combining kernel and one float32 state per segment. Measured on the H200 (csrc/PERF.md) with
+// segments for two waves of resident blocks: 1.2-1.5x at 64 blocks (half the SMs idle), but
+// 0.5-0.9x at 128 blocks (cut into 1152), so only a GPU at most half occupied is split.
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
 namespace {
 
 constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about one chunk's loads
+constexpr int kWaves = 2;             // blocks wanted: this many times what the SMs hold at once
 
 __global__ void combine_states_kernel(float* states, int64_t blocks, int segments, int floats,
                                       int mode) {
@@ -45,11 +46,22 @@ cudaError_t launch_combine_states(float* states, int64_t blocks, int segments, i
   return cudaGetLastError();
 }
 
-int split_segments(int64_t blocks, int chunks, int sms) {
-  if (blocks <= 0 || sms <= 0) return 1;
-  const int64_t fill = sms / blocks;  // segments that keep one block per SM at most
-  const int64_t most = chunks / kMinSegmentChunks;
-  const int64_t segments = fill < most ? fill : most;
+int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int dim,
+                   const GpuLimits& gpu) {
+  const int64_t blocks = batch * heads * (dim / column_tile(dim));
+  if (blocks <= 0 || 2 * blocks > gpu.sms) return 1;
+  // Blocks of this pass one SM holds at once, by shared memory (0: the pass does not fit).
+  const int64_t per_sm = visit_shape(dtype, kind, dim, [&](auto tag, auto pc, auto kc) -> int64_t {
+    using T = typename decltype(tag)::type;
+    constexpr int P = decltype(pc)::value, KIND = decltype(kc)::value;
+    const int stages = stages_for<T, P, KIND>(size_t(gpu.smem_per_block));
+    if (stages == 0) return 0;
+    const size_t bytes = Shape<T, P, KIND>::bytes(stages) + 1024;  // 1 KB reserved per block
+    return bytes < size_t(gpu.smem_per_sm) ? int64_t(gpu.smem_per_sm / bytes) : 1;
+  });
+  const int64_t wanted = (kWaves * per_sm * gpu.sms + blocks - 1) / blocks;
+  const int64_t most = ((n + kChunk - 1) / kChunk) / kMinSegmentChunks;
+  const int64_t segments = wanted < most ? wanted : most;
   return segments >= 2 ? static_cast<int>(segments) : 1;
 }
 
@@ -57,16 +69,22 @@ SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow) {
   const int chunks = (p.n + kChunk - 1) / kChunk;
   const SplitPlan whole{chunks, 1, 0};
   if (!allow) return whole;
-  int device = 0, sms = 0;
+  int device = 0;
+  GpuLimits gpu{};
   cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&gpu.sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&gpu.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&gpu.smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return whole;  // the launch reports the device error
-  const int64_t blocks = int64_t(p.batch) * p.heads_a * (p.dim / column_tile(p.dim));
-  const int segments = split_segments(blocks, chunks, sms);
+  const int segments = split_segments(dtype, kind, p.batch, p.heads_a, p.n, p.dim, gpu);
   const int64_t per_segment = visit_shape(dtype, kind, p.dim, [](auto tag, auto pc, auto kc) -> int64_t {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::SEG_STATE;
   });
   if (segments < 2 || per_segment == 0) return whole;
+  const int64_t blocks = int64_t(p.batch) * p.heads_a * (p.dim / column_tile(p.dim));
   const int seg_chunks = (chunks + segments - 1) / segments;
   const int used = (chunks + seg_chunks - 1) / seg_chunks;
   return {seg_chunks, used, blocks * used * per_segment};

@@ -316,28 +316,40 @@ def test_shapes_beyond_the_gpu_shared_memory_are_refused_clearly(dtype, head_dim
     assert relative_error(fastmax.fastmax_attention(q, q, q), ref) < tolerance(str(dtype)[6:])
 
 
+H200 = (132, 233472, 232448)  # SMs, shared memory per SM and per block (bytes)
+BF16, F32 = torch.bfloat16, torch.float32
+
+
 @pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
 @pytest.mark.parametrize(
-    ("batch", "heads", "n", "head_dim", "segments"),
+    ("dtype", "batch", "heads", "n", "head_dim", "segments"),
     [
-        (4, 16, 65536, 128, 1),  # the paper's shape: 128 blocks already hold 128 of 132 SMs
-        (4, 16, 65536, 64, 2),  # one column tile: 64 blocks, two segments fill 128 SMs
-        (1, 16, 8192, 128, 4),  # Pythia-1.4B training at micro-batch 1: 32 blocks
-        (1, 16, 1024, 128, 2),  # 16 chunks: two segments of the shortest length, 8 chunks
-        (1, 16, 960, 128, 1),  # 15 chunks: too short to split
-        (1, 2, 4096, 64, 8),  # 2 blocks: as many 8-chunk segments as there are
-        (0, 16, 4096, 128, 1),  # an empty batch is never split
+        (BF16, 4, 16, 65536, 128, 1),  # the paper's shape: 128 blocks for 132 SMs, never split
+        (BF16, 4, 16, 65536, 64, 13),  # 64 blocks, 3 per SM: two waves of 396
+        (F32, 4, 16, 65536, 64, 5),  # float32 tiles: 1 block per SM
+        (BF16, 1, 16, 8192, 128, 16),  # Pythia-1.4B training at micro-batch 1, 8-chunk segments
+        (BF16, 1, 16, 32768, 128, 17),  # the same at context 32768: 32 blocks, 2 per SM
+        (BF16, 1, 16, 960, 128, 1),  # 15 chunks: too short to split
+        (BF16, 1, 66, 65536, 32, 24),  # 66 blocks: half the SMs idle, split (6 per SM)
+        (BF16, 1, 67, 65536, 32, 1),  # 67 blocks: more than half busy, not split
+        (BF16, 0, 16, 4096, 128, 1),  # an empty batch
     ],
 )
-def test_split_fills_idle_sms_only(batch, heads, n, head_dim, segments):
-    """The split plan on an H200 (132 SMs): segments only where SMs would otherwise idle."""
-    assert torch.ops.fastmax.split_segments(batch, heads, n, head_dim, 132) == segments
+def test_split_only_where_half_the_sms_would_idle(dtype, batch, heads, n, head_dim, segments):
+    """The split plan on an H200, for every pass: the shapes of the committed H200 runs."""
+    for kind in range(4):
+        got = torch.ops.fastmax.split_segments(dtype, kind, batch, heads, n, head_dim, *H200)
+        assert got == segments, f"pass {kind}"
 
 
 @pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
-def test_split_plan_refuses_an_unsupported_head_dim():
-    with pytest.raises(ValueError, match="head_dim must be 32, 64, 128 or 256"):
-        torch.ops.fastmax.split_segments(1, 16, 4096, 48, 132)
+@pytest.mark.parametrize(
+    ("kind", "head_dim", "match"),
+    [(0, 48, "head_dim must be 32, 64, 128 or 256"), (4, 64, "kind must be 0 to 3")],
+)
+def test_split_plan_refuses_bad_arguments(kind, head_dim, match):
+    with pytest.raises(ValueError, match=match):
+        torch.ops.fastmax.split_segments(BF16, kind, 1, 16, 4096, head_dim, *H200)
 
 
 def _combine_launches(fn) -> int:
