@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import torch
 import yaml
 
 import fastmax.bench.sweep as sweep
-from fastmax.bench.figures import sdpa_baseline
+from fastmax.bench.figures import baseline_times, sdpa_baseline, speedup_over
 from fastmax.bench.sweep_table import read_table
 from fastmax.cli import main
 from fastmax.provenance import file_sha256
@@ -185,6 +186,30 @@ def test_plot_without_any_sdpa_still_draws(sweep_dir, tmp_path):
     csv_path = _variant(sweep_dir, tmp_path, lambda t: t[~t["method"].str.startswith("sdpa")])
     assert main(["plot", "--csv", str(csv_path), "--out", str(tmp_path / "f")]) == 0
     assert (tmp_path / "f" / "speedup_vs_sdpa.png").is_file()
+
+
+def test_speedup_over_the_linear_baseline_is_drawn_when_it_ran(sweep_dir, tmp_path):
+    """chunk_linear_attn cannot run on the CPU: without it no such figure; with times twice
+    fastmax_torch's (a doctored copy), the figure exists and every ratio is 2."""
+    plain = tmp_path / "plain"
+    assert main(["plot", "--csv", str(sweep_dir / "bench.csv"), "--out", str(plain)]) == 0
+    assert not (plain / "speedup_vs_linear.png").exists()
+
+    def doubled(table):
+        torch_rows = table[table["method"] == "fastmax_torch"]
+        times = {c: 2 * torch_rows[c] for c in ("median_ms", "p20_ms", "p80_ms")}
+        fla = torch_rows.assign(method="chunk_linear_attn", **times)
+        return pd.concat([table[table["method"] != "chunk_linear_attn"], fla], ignore_index=True)
+
+    (tmp_path / "doctored").mkdir()
+    csv_path = _variant(sweep_dir, tmp_path / "doctored", doubled)
+    assert main(["plot", "--csv", str(csv_path), "--out", str(tmp_path / "f")]) == 0
+    assert (tmp_path / "f" / "speedup_vs_linear.png").read_bytes().startswith(b"\x89PNG")
+    table = read_table(csv_path)
+    panel = table[(table["dtype"] == "float32") & (table["pass"] == "fwd")]
+    ok = panel[(panel["method"] == "fastmax_torch") & (panel["status"] == "ok")]
+    ratios = speedup_over(ok, baseline_times(panel, "chunk_linear_attn"))
+    assert len(ratios) == 3 and ratios.round(9).eq(2.0).all()
 
 
 def test_plot_rejects_bad_input_naming_it(sweep_dir, tmp_path, capsys):

@@ -29,6 +29,8 @@ from fastmax.provenance import file_sha256
 
 CASE_COLUMNS = ("method", "N", "B", "H", "D", "dtype", "causal", "pass")
 SDPA_METHODS = ("sdpa_flash", "sdpa_cudnn", "sdpa_efficient", "sdpa_math")
+LINEAR_BASELINE = "chunk_linear_attn"  # fla's chunked linear attention: the kernels' yardstick
+TARGET_SPEEDUP = 2.0  # the kernels' speed target over LINEAR_BASELINE
 PASS_LABELS = {"fwd": "forward", "fwd_bwd": "forward + backward"}
 MARKERS = "osD^v<>phX*P"
 # Variants of a method: drawn in its colour and marker with their own line style.
@@ -103,15 +105,22 @@ def read_sweeps(csv_paths: list[Path]) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def plot_all(csv_paths: list[Path], out: Path) -> list[Path]:
-    """Write the three figures of the CSVs' rows into ``out``; return the files written."""
+    """Write the figures of the CSVs' rows into ``out``; return the files written.
+
+    Always time, memory and speedup over SDPA; the Fastmax speedup over ``LINEAR_BASELINE``
+    too when that method ran.
+    """
     table, sources = read_sweeps(csv_paths)
     sidecar = {"sources": sources}
     paths = []
-    for stem, draw in (
+    figures = [
         ("fig3_time", _draw_time),
         ("fig4_memory", _draw_memory),
         ("speedup_vs_sdpa", _draw_speedup),
-    ):
+    ]
+    if not baseline_times(table, LINEAR_BASELINE).empty:
+        figures.append(("speedup_vs_linear", _draw_speedup_linear))
+    for stem, draw in figures:
         fig = _figure(table, draw)
         paths += save_figure(fig, out / stem, {**sidecar, "figure": stem})
         pyplot().close(fig)
@@ -339,16 +348,43 @@ def sdpa_baseline(rows) -> str | None:
     )
 
 
+def baseline_times(rows, baseline: str):
+    """Median ms of ``baseline``'s successful rows by N (empty when it did not run)."""
+    return rows[(rows["method"] == baseline) & (rows["status"] == "ok")].set_index("N")["median_ms"]
+
+
+def speedup_over(ok, base):
+    """Baseline time / method time for one method's successful rows (NaN where the baseline
+    has no time at that N)."""
+    return ok["N"].map(base) / ok["median_ms"].values
+
+
 def _draw_speedup(ax, rows) -> dict[str, Any]:
     baseline = sdpa_baseline(rows)
     ax.set_ylabel("speedup over SDPA (x)")
     if baseline is None:
         ax.text(0.5, 0.5, "no SDPA backend ran", ha="center", va="center", transform=ax.transAxes)
         return {}
-    base = rows[(rows["method"] == baseline) & (rows["status"] == "ok")].set_index("N")["median_ms"]
+    base = baseline_times(rows, baseline)
     others = rows[rows["method"] != baseline]
-    handles = _lines(ax, others, lambda ok: ok["N"].map(base) / ok["median_ms"].values)
+    handles = _lines(ax, others, lambda ok: speedup_over(ok, base))
     ax.axhline(1.0, color="black", linewidth=1.0, linestyle="--")
     ax.set_yscale("log")
     ax.set_ylabel(f"speedup over {baseline} (x)")
+    return handles
+
+
+def _draw_speedup_linear(ax, rows) -> dict[str, Any]:
+    base = baseline_times(rows, LINEAR_BASELINE)
+    ax.set_ylabel(f"speedup over {LINEAR_BASELINE} (x)")
+    if base.empty:
+        text = f"{LINEAR_BASELINE} did not run"
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+        return {}
+    fastmax = rows[rows["method"].str.startswith("fastmax_")]
+    handles = _lines(ax, fastmax, lambda ok: speedup_over(ok, base))
+    ax.axhline(1.0, color="black", linewidth=1.0, linestyle="--")
+    target = f"target: {TARGET_SPEEDUP:g}x"
+    handles[target] = ax.axhline(TARGET_SPEEDUP, color="tab:red", linewidth=1.0, linestyle=":")
+    ax.set_yscale("log")
     return handles
