@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -72,11 +74,33 @@ def test_a_killed_bench_keeps_the_cases_it_measured(tmp_path, monkeypatch):
     assert not (tmp_path / "bench_train.csv").exists()
 
 
+def test_unsplit_kind_is_the_linear_model_with_the_split_off(tmp_path, monkeypatch):
+    import fastmax.bench.training as training
+
+    monkeypatch.delenv("FASTMAX_SEQUENCE_SPLIT", raising=False)
+    seen = []
+    real = training._time_steps
+
+    def recording(model_cfg, *args):
+        seen.append(os.environ.get("FASTMAX_SEQUENCE_SPLIT"))
+        return real(model_cfg, *args)
+
+    monkeypatch.setattr(training, "_time_steps", recording)
+    config = dataclasses.replace(
+        load_bench_config(SMOKE), attentions=["fastmax", "fastmax_unsplit"], contexts=[16]
+    )
+    frame = pd.read_csv(bench_train(config, tmp_path))
+    assert list(frame["model_name"]) == ["fastmax-tiny-linear"] * 2
+    assert set(frame["status"]) == {"ok"}
+    assert seen == [None, "0"]
+    assert "FASTMAX_SEQUENCE_SPLIT" not in os.environ
+
+
 def test_h200_config_covers_the_issue_cases():
     config = load_bench_config(BENCH_CONFIGS / "h200.yaml")
     assert config.models == ["pythia-410m", "pythia-1.4b"]
     assert config.contexts == [2048, 8192, 32768]
-    assert set(config.attentions) == {"none", "softmax", "fastmax"}
+    assert set(config.attentions) == {"none", "softmax", "fastmax", "fastmax_unsplit"}
     assert (config.device, config.dtype) == ("cuda", "bfloat16")
 
 

@@ -195,14 +195,14 @@ class FastmaxMethod(Method):
             return run
 
         def pinned() -> object:
-            with _settings(self.float32_precision, self.environment):
+            with pinned_settings(self.float32_precision, self.environment):
                 return run()
 
         return pinned
 
 
 @contextlib.contextmanager
-def _settings(float32_precision: str | None, environment: dict[str, str]) -> Iterator[None]:
+def pinned_settings(float32_precision: str | None, environment: dict[str, str]) -> Iterator[None]:
     """The float32 matmul precision and environment variables given, restored afterwards."""
     precision = torch.get_float32_matmul_precision()
     saved = {name: os.environ.get(name) for name in environment}

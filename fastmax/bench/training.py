@@ -4,11 +4,12 @@
 
 For every model (a softmax name such as ``pythia-1.4b``), context and attention kind, one case
 builds the model with random weights (``softmax``: the LitGPT model; ``fastmax``: its
-``-linear`` twin; ``none``: the same model with the attention op replaced by its values, an upper
-bound on any attention's speed), and times full training steps on synthetic tokens: forward,
-LitGPT's chunked cross-entropy, backward and an AdamW step, as ``litgpt.pretrain`` does. Warm-up
-steps first, then timed steps (CUDA events on a GPU, wall clock on the CPU); bfloat16 weights on
-a GPU by default. Out-of-memory is caught and recorded as ``status = oom``.
+``-linear`` twin; ``fastmax_unsplit``: the same with ``FASTMAX_SEQUENCE_SPLIT=0``, the kernels
+without the sequence split; ``none``: the same model with the attention op replaced by its values,
+an upper bound on any attention's speed), and times full training steps on synthetic tokens:
+forward, LitGPT's chunked cross-entropy, backward and an AdamW step, as ``litgpt.pretrain``
+does. Warm-up steps first, then timed steps (CUDA events on a GPU, wall clock on the CPU);
+bfloat16 weights on a GPU by default. Out-of-memory is caught and recorded as ``status = oom``.
 
 Writes ``bench_train.csv`` (kept as ``bench_train.csv.partial``, rewritten after each case, until
 the run ends; one row per case: median and 10/90 % step time, tokens/s, peak memory,
@@ -33,6 +34,7 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
+from fastmax.bench.methods import pinned_settings
 from fastmax.config_file import add_set_argument, load_config, to_plain
 
 CSV_NAME = "bench_train.csv"
@@ -62,7 +64,10 @@ STYLES = {
     "none": ("attention removed", "0.35"),
     "softmax": ("softmax (LitGPT)", "C0"),
     "fastmax": ("Fastmax", "C1"),
+    "fastmax_unsplit": ("Fastmax, sequence not split", "C2"),
 }
+# Environment variables set while a kind's steps run.
+ENVIRONMENTS = {"fastmax_unsplit": {"FASTMAX_SEQUENCE_SPLIT": "0"}}
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class BenchTrainConfig:
 
     models: list[str]
     contexts: list[int] = field(default_factory=lambda: [2048, 8192, 32768])
-    attentions: list[Literal["softmax", "fastmax", "none"]] = field(
+    attentions: list[Literal["softmax", "fastmax", "fastmax_unsplit", "none"]] = field(
         default_factory=lambda: ["none", "softmax", "fastmax"]
     )
     micro_batch_size: int = 1
@@ -115,7 +120,7 @@ def case_config(name: str, attention: str, context: int, overrides: dict[str, An
     from fastmax.model import model_config
 
     fields = {**overrides, "block_size": context}
-    if attention == "fastmax":
+    if attention in ("fastmax", "fastmax_unsplit"):
         return model_config(f"{name}-linear", **fields)
     return model_config(name, attention=attention, **fields)
 
@@ -221,7 +226,8 @@ def measure_case(
         "timed_steps": config.timed_steps,
     }
     try:
-        times = _time_steps(model_cfg, config, device, dtype)
+        with pinned_settings(None, ENVIRONMENTS.get(attention, {})):
+            times = _time_steps(model_cfg, config, device, dtype)
     except torch.OutOfMemoryError:
         times = None
     gc.collect()
