@@ -271,32 +271,35 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     }
   };
 
-  // Publish S (times s) for the next chunk; the caller synchronises around it.
-  // float32 keeps the master state in shared memory and adds each chunk's products to it with
-  // ordinary rounding: the matrix units' accumulator, fed a whole sequence, drifts by about
-  // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
-  auto publish_state = [&]() {
+  // Visit this thread's entries of S: fn(row, col, accumulator pair) for col, col + 1.
+  auto for_state_pairs = [&](auto&& fn) {
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi) {
       const int mt = warp * MT + mi;
       if (mt * 16 >= P) continue;
 #pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        T* dst = s_state + (16 * mt + g8) * LDS + 8 * j + 2 * t4;
+      for (int j = 0; j < NT; ++j)
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          float* acc = &sacc[mi][j][2 * half];
-          T* at = dst + 8 * half * LDS;
-          if constexpr (kMasterInSmem) {
-            const float2 old = F::load2(at);
-            F::store2(at, old.x + s_scale * acc[0], old.y + s_scale * acc[1]);
-            acc[0] = acc[1] = 0.f;
-          } else {
-            F::store2(at, s_scale * acc[0], s_scale * acc[1]);
-          }
-        }
-      }
+        for (int half = 0; half < 2; ++half)
+          fn(16 * mt + g8 + 8 * half, 8 * j + 2 * t4, &sacc[mi][j][2 * half]);
     }
+  };
+
+  // Publish S (times s) for the next chunk; the caller synchronises around it.
+  // float32 keeps the master state in shared memory and adds each chunk's products to it with
+  // ordinary rounding: the matrix units' accumulator, fed a whole sequence, drifts by about
+  // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
+  auto publish_state = [&]() {
+    for_state_pairs([&](int row, int col, float* acc) {
+      T* at = s_state + row * LDS + col;
+      if constexpr (kMasterInSmem) {
+        const float2 old = F::load2(at);
+        F::store2(at, old.x + s_scale * acc[0], old.y + s_scale * acc[1]);
+        acc[0] = acc[1] = 0.f;
+      } else {
+        F::store2(at, s_scale * acc[0], s_scale * acc[1]);
+      }
+    });
   };
   // Each warp's running sigma partial; reduce_sigma sums them after a barrier.
   auto publish_sigma = [&]() {
@@ -310,20 +313,6 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 #pragma unroll
       for (int w = 0; w < kWarps; ++w) total += s_sigma_part[w * QTE + col];
       s_sigma[col] = total;
-    }
-  };
-
-  // Visit this thread's entries of S: fn(row, col, accumulator pair) for col, col + 1.
-  auto for_state_pairs = [&](auto&& fn) {
-#pragma unroll
-    for (int mi = 0; mi < MT; ++mi) {
-      const int mt = warp * MT + mi;
-      if (mt * 16 >= P) continue;
-#pragma unroll
-      for (int j = 0; j < NT; ++j)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-          fn(16 * mt + g8 + 8 * half, 8 * j + 2 * t4, &sacc[mi][j][2 * half]);
     }
   };
 

@@ -68,7 +68,8 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
 SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow) {
   const int chunks = (p.n + kChunk - 1) / kChunk;
   const SplitPlan whole{chunks, 1, 0};
-  if (!allow) return whole;
+  // Too short for two segments: no device queries on this (launch-bound) path.
+  if (!allow || chunks < 2 * kMinSegmentChunks) return whole;
   int device = 0;
   GpuLimits gpu{};
   cudaError_t err = cudaGetDevice(&device);
