@@ -321,7 +321,7 @@ def build_methods(names: tuple[str, ...], normalize: str | None = "token") -> li
         "fastmax_cuda": lambda: FastmaxMethod("fastmax_cuda", "cuda", normalize),
         "fastmax_cuda_tf32": lambda: FastmaxMethod("fastmax_cuda_tf32", "cuda", normalize, "high"),
         "fastmax_cuda_unsplit": lambda: FastmaxMethod(
-            "fastmax_cuda_unsplit", "cuda", normalize, environment={"FASTMAX_SEQUENCE_SPLIT": "0"}
+            "fastmax_cuda_unsplit", "cuda", normalize, environment=_cuda.UNSPLIT_ENVIRONMENT
         ),
         "fastmax_torch": lambda: FastmaxMethod("fastmax_torch", "torch", normalize),
         "naive_linear": lambda: NaiveLinearMethod(normalize),

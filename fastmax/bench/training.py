@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from fastmax.bench.methods import pinned_settings
 from fastmax.config_file import add_set_argument, load_config, to_plain
+from fastmax.ops import _cuda
 
 CSV_NAME = "bench_train.csv"
 FIGURE_STEM = "bench_train"
@@ -67,7 +68,7 @@ STYLES = {
     "fastmax_unsplit": ("Fastmax, sequence not split", "C2"),
 }
 # Environment variables set while a kind's steps run.
-ENVIRONMENTS = {"fastmax_unsplit": {"FASTMAX_SEQUENCE_SPLIT": "0"}}
+ENVIRONMENTS = {"fastmax_unsplit": _cuda.UNSPLIT_ENVIRONMENT}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The compiled CUDA op: loading, fake (meta) kernels and autograd.
 
-``csrc/`` declares two operators in the ``fastmax`` namespace::
+``csrc/`` declares these operators in the ``fastmax`` namespace::
 
     fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32) -> (out, den)
     fastmax::bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32) -> (dq, dk, dv)
@@ -8,7 +8,8 @@
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
     fastmax::fits_device(dtype, head_dim, device) -> bool  (see head_dims_that_fit)
-    fastmax::split_segments(batch, heads, n, head_dim, sms) -> int  (sequence split plan)
+    fastmax::split_segments(dtype, kind, batch, heads, n, head_dim, sms, smem_per_sm,
+                            smem_per_block) -> int  (sequence split plan)
 
 ``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
 (float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
@@ -37,6 +38,8 @@ else:
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 SUPPORTED_HEAD_DIMS = (32, 64, 128, 256)
+# Environment variables under which the kernels never split a sequence (for comparisons).
+UNSPLIT_ENVIRONMENT = {"FASTMAX_SEQUENCE_SPLIT": "0"}
 
 
 def extension_loaded() -> bool:
