@@ -373,11 +373,22 @@ def test_command_line_end_to_end(tokenizer_dir, tmp_path, capsys):
     assert "--workers: expected a positive integer" in capsys.readouterr().err
 
 
-def test_sigterm_mid_run_leaves_no_output(wiki, tokenizer_dir, tmp_path):
+@pytest.fixture(scope="module")
+def long_wiki(tmp_path_factory) -> Path:
+    """A train split that takes seconds to tokenize, so a signal lands long before the end."""
+    root = tmp_path_factory.mktemp("long_wiki40b")
+    (root / "en").mkdir()
+    texts = corpus_texts(4, 20_000)
+    write_wiki40b_parquet(root / "en" / "train-00000-of-00001.parquet", texts, row_group_rows=500)
+    return root
+
+
+def test_sigterm_mid_run_leaves_no_output(long_wiki, tokenizer_dir, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
-    command = [sys.executable, "-m", "fastmax.cli", "prepare", "wiki40b", "--source", str(wiki[0])]
-    command += ["--tokenizer", str(tokenizer_dir), "--out", str(out), "--workers", "2"]
+    command = [sys.executable, "-m", "fastmax.cli", "prepare", "wiki40b", "--splits", "train"]
+    command += ["--source", str(long_wiki), "--tokenizer", str(tokenizer_dir), "--out", str(out)]
+    command += ["--workers", "2"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:

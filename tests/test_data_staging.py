@@ -1,8 +1,12 @@
 """Output folders appear whole or not at all."""
 
+import os
+import signal
+import time
+
 import pytest
 
-from fastmax.data.staging import staged_folder
+from fastmax.data.staging import interrupts_raise, staged_folder
 
 
 def test_success_renames_the_staged_folder_into_place(tmp_path):
@@ -30,3 +34,33 @@ def test_existing_output_is_refused(tmp_path):
     with pytest.raises(FileExistsError, match=r"--out .*out: already exists"), staged_folder(out):
         pytest.fail("the block must not run")
     assert [path.name for path in tmp_path.iterdir()] == ["out"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_swallowed_interrupt_still_stops_publishing(tmp_path, signum):
+    """A signal whose KeyboardInterrupt is lost (as in a finalizer) must not let ``out`` appear."""
+    out = tmp_path / "out"
+    before = signal.getsignal(signum)
+    with (
+        pytest.raises(KeyboardInterrupt, match=f"signal {int(signum)} arrived"),
+        interrupts_raise(),
+        staged_folder(out) as tmp,
+    ):
+        (tmp / "file").write_text("done")
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(10)
+            pytest.fail("the signal did not interrupt the sleep")
+        except KeyboardInterrupt:
+            pass
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signum) is before
+
+
+def test_interrupts_are_forgotten_when_the_block_ends(tmp_path):
+    with pytest.raises(KeyboardInterrupt), interrupts_raise():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+    with interrupts_raise(), staged_folder(tmp_path / "out") as tmp:
+        (tmp / "file").write_text("done")
+    assert (tmp_path / "out" / "file").read_text() == "done"

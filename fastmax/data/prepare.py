@@ -19,17 +19,15 @@ on an error, Ctrl-C or SIGTERM it is removed, so ``OUT`` is complete or absent.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from fastmax.data import sample, shards, source
-from fastmax.data.staging import ensure_absent, staged_folder
+from fastmax.data.staging import ensure_absent, interrupts_raise, staged_folder
 from fastmax.provenance import environment, file_sha256, git_state, write_json
 
 DEFAULT_SPLITS = ("train", "val")
@@ -137,20 +135,6 @@ def prepare_wiki40b(
     return manifest
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (what schedulers send) into KeyboardInterrupt, so cleanup runs."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -202,7 +186,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the chosen sub-command; an interrupt (Ctrl-C, SIGTERM) returns 130 with no output."""
     try:
-        with _sigterm_as_interrupt():
+        with interrupts_raise():
             if args.what == "sample":
                 print(f"wrote {sample.write_sample(args.out)}")
                 return 0
