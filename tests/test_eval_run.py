@@ -207,3 +207,74 @@ def test_report_marks_metrics_a_run_lacks(evaluated, tmp_path):
         line.startswith("| smoke_piqa | acc ↑ |") and line.endswith("| – |")
         for line in markdown.splitlines()
     )
+
+
+def _evaluate(checkpoint, out, *extra):
+    argv = ["evaluate", str(checkpoint), "--tasks", ",".join(TASKS), "--out", str(out)]
+    return main([*argv, "--limit", str(LIMIT), "--batch-size", "3", "--device", "cpu", *extra])
+
+
+def _values(path):
+    return [float(row["value"]) for row in read_csv(path)]
+
+
+def test_a_stopped_run_resumes_from_the_request_cache(
+    checkpoints, evaluated, tmp_path, monkeypatch
+):
+    """Answers computed before a failure are kept; the rerun computes only the others."""
+    from fastmax.evaluate.model import FastmaxLitGPT
+
+    forward = FastmaxLitGPT._logits
+    calls = []
+
+    def failing_third(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("stopped part-way")
+        return forward(self, rows)
+
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(FastmaxLitGPT, "_logits", failing_third)
+    with pytest.raises(RuntimeError, match="stopped part-way"):
+        _evaluate(checkpoints["fastmax"], tmp_path / "stopped.json", "--cache", str(cache))
+    (db,) = cache.iterdir()
+    assert db.name.startswith("fastmax-tiny-linear-") and db.name.endswith("_rank0.db")
+
+    def counting(self, rows):
+        calls.append(len(rows))
+        return forward(self, rows)
+
+    monkeypatch.setattr(FastmaxLitGPT, "_logits", counting)
+    calls.clear()
+    assert _evaluate(checkpoints["fastmax"], tmp_path / "full.json") == 0
+    rows_without_cache = sum(calls)
+    calls.clear()
+    assert _evaluate(checkpoints["fastmax"], tmp_path / "resumed.json", "--cache", str(cache)) == 0
+    assert 0 < sum(calls) < rows_without_cache
+    assert _values(tmp_path / "resumed.csv") == pytest.approx(_values(evaluated / "fastmax.csv"))
+    data = json.loads((tmp_path / "resumed.json").read_text())
+    assert data["provenance"]["request_cache"] == [str(db.resolve())]
+
+
+def test_a_finished_run_is_answered_from_the_cache_alone(checkpoints, tmp_path, monkeypatch):
+    from fastmax.evaluate.model import FastmaxLitGPT
+
+    cache = tmp_path / "cache"
+    assert _evaluate(checkpoints["softmax"], tmp_path / "first.json", "--cache", str(cache)) == 0
+
+    def no_model(self, rows):
+        raise AssertionError("the model ran although every answer was cached")
+
+    monkeypatch.setattr(FastmaxLitGPT, "_logits", no_model)
+    assert _evaluate(checkpoints["softmax"], tmp_path / "again.json", "--cache", str(cache)) == 0
+    assert _values(tmp_path / "again.csv") == _values(tmp_path / "first.csv")
+    with pytest.raises(AssertionError, match="every answer was cached"):
+        _evaluate(checkpoints["fastmax"], tmp_path / "other.json", "--cache", str(cache))
+    assert len(list(cache.iterdir())) == 2  # another checkpoint gets a cache of its own
+
+
+def test_cache_must_be_a_folder(checkpoints, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    argv = ["--cache", str(tmp_path / "file")]
+    assert _evaluate(checkpoints["softmax"], tmp_path / "r.json", *argv) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err

@@ -141,6 +141,7 @@ def test_smoke_commands_follow_the_stage_contract(clone):
     for command in expected:
         assert command in result.stdout, command
     assert "--include-path fastmax/evaluate/tasks" in result.stdout
+    assert f"--cache {r}/eval/request-cache > {r}/logs/eval/regular.log" in result.stdout
     assert f"> {r}/logs/train/linear.log 2>&1" in result.stdout
 
 

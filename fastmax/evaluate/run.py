@@ -1,7 +1,7 @@
 """``fastmax evaluate``: lm-eval on a checkpoint of ``fastmax train``, with its own attention.
 
     fastmax evaluate CHECKPOINT_DIR --tasks T1,T2 --out FILE.json [--limit N] [--batch-size N]
-        [--include-path DIR ...] [--device D]
+        [--include-path DIR ...] [--device D] [--cache DIR]
 
 Runs ``lm_eval.simple_evaluate`` with the model ``fastmax-litgpt`` (:mod:`fastmax.evaluate.model`)
 and writes
@@ -17,6 +17,12 @@ names (or task YAML paths). The local tasks shipped in ``fastmax/evaluate/tasks`
 available; ``--include-path`` adds folders of task YAMLs. lm-eval's own task index (thousands of
 YAMLs, seconds to scan) is read only when a task is not found in the local folders. A missing
 checkpoint or an unknown task is reported before any model is loaded.
+
+``--cache DIR`` keeps every answer as it is computed in lm-eval's request cache (SQLite), in a
+file of ``DIR`` named by :func:`cache_name` after what decides the answers: the checkpoint's
+files, the device and the code. A run that was stopped part-way (a killed job, a time limit)
+and is started again with the same ``DIR`` computes only the requests it had not answered; a
+retrained checkpoint or changed code starts a new file.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -33,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from fastmax.provenance import environment, file_sha256, write_json
+from fastmax.provenance import environment, file_sha256, git_state, write_json
 
 LOCAL_TASKS = Path(__file__).resolve().parent / "tasks"
 CSV_COLUMNS = ("task", "metric", "value", "stderr", "n_samples")
@@ -106,6 +114,20 @@ def checkpoint_provenance(checkpoint_dir: Path) -> dict[str, Any]:
     }
 
 
+def cache_name(checkpoint: dict[str, Any], device: str) -> str:
+    """The request-cache file stem for one checkpoint (its ``checkpoint_provenance``) on one
+    device: a digest of the checkpoint's files, the device, the code and lm-eval's version."""
+    code = git_state()
+    record = {
+        "checkpoint": checkpoint["sha256"],
+        "device": device,
+        "code": code["tree"] or code["commit"],
+        "lm_eval": importlib.metadata.version("lm_eval"),
+    }
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    return f"{checkpoint['model_config']['name']}-{digest[:16]}"
+
+
 def evaluate_checkpoint(
     checkpoint_dir: str | Path,
     tasks: list[str],
@@ -114,13 +136,15 @@ def evaluate_checkpoint(
     batch_size: int = 1,
     include_paths: Sequence[str | Path] = (),
     device: str | None = None,
+    cache: str | Path | None = None,
 ) -> dict[str, Any]:
-    """lm-eval's results for ``tasks`` on the checkpoint, plus ``provenance`` (JSON-safe)."""
+    """lm-eval's results for ``tasks`` on the checkpoint, plus ``provenance`` (JSON-safe);
+    answers are kept in (and reused from) a request cache in the folder ``cache`` when given."""
     import lm_eval
     from lm_eval.utils import handle_non_serializable
 
     from fastmax.evaluate import MODEL_NAME
-    from fastmax.evaluate.model import check_checkpoint
+    from fastmax.evaluate.model import check_checkpoint, resolve_device
 
     checkpoint_dir = check_checkpoint(checkpoint_dir)
     if limit is not None and limit < 1:
@@ -128,6 +152,13 @@ def evaluate_checkpoint(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     manager = task_manager(tasks, include_paths)
+    checkpoint = checkpoint_provenance(checkpoint_dir)
+    cache_stem = None
+    if cache is not None:
+        cache = Path(cache)
+        if cache.exists() and not cache.is_dir():
+            raise NotADirectoryError(f"--cache {str(cache)!r} exists and is not a folder")
+        cache_stem = cache / cache_name(checkpoint, str(resolve_device(device)))
     results = lm_eval.simple_evaluate(
         model=MODEL_NAME,
         model_args={"checkpoint_dir": str(checkpoint_dir)},
@@ -137,12 +168,16 @@ def evaluate_checkpoint(
         limit=limit,
         task_manager=manager,
         log_samples=False,
+        use_cache=None if cache_stem is None else str(cache_stem),
     )
     results = json.loads(json.dumps(results, default=handle_non_serializable))
     results["provenance"] = {
         "environment": environment(EXTRA_PACKAGES),
-        "checkpoint": checkpoint_provenance(checkpoint_dir),
+        "checkpoint": checkpoint,
         "task_folders": [str(folder.resolve()) for folder in task_folders(include_paths)],
+        "request_cache": None
+        if cache_stem is None
+        else [str(path.resolve()) for path in sorted(cache.glob(f"{cache_stem.name}_rank*.db"))],
     }
     return results
 
@@ -200,6 +235,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", help="torch device, e.g. cpu or cuda:0 (default: the GPU when visible)"
     )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="folder for lm-eval's request cache: a run started again with the same folder "
+        "(after a kill, say) computes only the answers it lacks",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -215,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         include_paths=args.include_path,
         device=args.device,
+        cache=args.cache,
     )
     out, csv_path = write_outputs(results, args.out)
     print(make_table(results))

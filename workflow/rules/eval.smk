@@ -25,9 +25,12 @@ rule evaluate_run:
         batch_size=config["eval"]["batch_size"],
         limit=option("--limit", config["eval"]["limit"]),
         include_path=option("--include-path", config["eval"]["include_path"]),
+        # answers computed before a killed job are reused when the rule runs again
+        cache=f"{RESULTS}/eval/request-cache",
     shell:
         "fastmax evaluate {input.checkpoint} --tasks {params.tasks} --out {output.json} "
-        "--batch-size {params.batch_size} {params.limit} {params.include_path} > {log} 2>&1"
+        "--batch-size {params.batch_size} {params.limit} {params.include_path} "
+        "--cache {params.cache} > {log} 2>&1"
 
 
 rule eval_table:
