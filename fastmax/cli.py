@@ -10,6 +10,10 @@ import argparse
 import importlib
 import sys
 
+DESCRIPTION = (
+    "Fastmax, linear-time attention (the first-order Taylor form of softmax): its correctness "
+    "check, benchmarks, data preparation, training and evaluation."
+)
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("fastmax.correctness", "correctness matrix of every backend against float64"),
     "bench": ("fastmax.bench.sweep", "time and memory sweep of attention methods (CSV)"),
@@ -43,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as error:
             print(f"fastmax {name}: error: {error}", file=sys.stderr)
             return 2
-    parser = argparse.ArgumentParser(prog="fastmax", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fastmax",
+        description=DESCRIPTION,
+        epilog="`fastmax COMMAND --help` describes one command.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, summary) in COMMANDS.items():
         sub.add_parser(name, help=summary, add_help=False)
