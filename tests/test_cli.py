@@ -12,7 +12,15 @@ from fastmax.cli import COMMANDS, main
 
 REPO = Path(__file__).resolve().parent.parent
 
-REPRODUCTION_STACK = ("litgpt", "lm_eval", "litdata", "snakemake", "pandas", "matplotlib")
+REPRODUCTION_STACK = (
+    "litgpt",
+    "lightning",
+    "lm_eval",
+    "litdata",
+    "snakemake",
+    "pandas",
+    "matplotlib",
+)
 
 
 def test_help_lists_every_command(capsys):
@@ -32,17 +40,18 @@ def test_an_unknown_command_is_refused(capsys):
     assert "invalid choice: 'chek'" in capsys.readouterr().err
 
 
-def test_the_correctness_check_needs_torch_alone():
-    """``fastmax check`` imports its own module only, not the reproduction stack."""
-    code = (
-        "import sys\n"
-        "from fastmax.cli import main\n"
-        "try:\n"
-        "    main(['check', '--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"print(sorted(set({REPRODUCTION_STACK!r}) & set(sys.modules)))\n"
-    )
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import fastmax",
+        "from fastmax.cli import main\ntry:\n    main(['check', '--help'])\n"
+        "except SystemExit:\n    pass",
+    ],
+    ids=["import fastmax", "fastmax check"],
+)
+def test_the_op_and_its_check_need_torch_alone(statement):
+    """``import fastmax`` and ``fastmax check`` import none of the reproduction stack."""
+    code = f"import sys\n{statement}\nprint(sorted(set({REPRODUCTION_STACK!r}) & set(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
