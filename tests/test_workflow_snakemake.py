@@ -324,6 +324,10 @@ def test_smoke_run_makes_every_artifact_then_has_nothing_left_to_do(tmp_path):
     results = work / "results" / "smoke"
     missing = [name for name in SMOKE_ARTIFACTS if not (results / name).exists()]
     assert not missing, missing
+    for variant in ("regular", "linear"):  # each evaluation kept its answers for a rerun
+        data = json.loads((results / f"eval/{variant}.json").read_text())
+        (cache,) = map(Path, data["provenance"]["request_cache"])
+        assert cache.is_file() and cache.parent == (results / "eval/request-cache").resolve()
     for name in STAMPED:
         sidecar = json.loads((results / name).read_text())
         assert sidecar["config"] == "smoke", name
