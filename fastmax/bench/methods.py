@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import os
 import re
 import warnings
 from abc import ABC, abstractmethod
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from fastmax.environ import environment_set
 from fastmax.ops import _cuda, fastmax_attention
 from fastmax.ops.normalize import normalize_qk
 
@@ -205,19 +205,13 @@ class FastmaxMethod(Method):
 def pinned_settings(float32_precision: str | None, environment: dict[str, str]) -> Iterator[None]:
     """The float32 matmul precision and environment variables given, restored afterwards."""
     precision = torch.get_float32_matmul_precision()
-    saved = {name: os.environ.get(name) for name in environment}
     if float32_precision is not None:
         torch.set_float32_matmul_precision(float32_precision)
-    os.environ.update(environment)
     try:
-        yield
+        with environment_set(environment):
+            yield
     finally:
         torch.set_float32_matmul_precision(precision)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class NaiveLinearMethod(Method):

@@ -34,8 +34,8 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
-from fastmax.bench.methods import pinned_settings
 from fastmax.config_file import add_set_argument, load_config, to_plain
+from fastmax.environ import environment_set
 from fastmax.ops import _cuda
 
 CSV_NAME = "bench_train.csv"
@@ -227,7 +227,7 @@ def measure_case(
         "timed_steps": config.timed_steps,
     }
     try:
-        with pinned_settings(None, ENVIRONMENTS.get(attention, {})):
+        with environment_set(ENVIRONMENTS.get(attention, {})):
             times = _time_steps(model_cfg, config, device, dtype)
     except torch.OutOfMemoryError:
         times = None

@@ -16,9 +16,7 @@ whichever worker is free.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import os
 import queue
 import signal
 from collections import deque
@@ -32,11 +30,14 @@ import numpy as np
 
 from fastmax.data.source import RowGroup, read_texts
 from fastmax.data.wiki40b import clean
+from fastmax.environ import environment_set
 
 if TYPE_CHECKING:
     from litgpt.tokenizer import Tokenizer
 
 IN_FLIGHT_PER_WORKER = 2
+# litdata's writer reads its rank from these: rank 0 of 1, whatever WORLD_SIZE the environment
+# carries.
 _SINGLE_WRITER_ENV = {
     "DATA_OPTIMIZER_GLOBAL_RANK": "0",
     "DATA_OPTIMIZER_NUM_WORKERS": "1",
@@ -168,21 +169,6 @@ class TokenizerPool:
             yield pending.popleft().get()
 
 
-@contextlib.contextmanager
-def _single_writer() -> Iterator[None]:
-    """Tell litdata's writer it is rank 0 of 1, whatever WORLD_SIZE the environment carries."""
-    saved = {name: os.environ.get(name) for name in _SINGLE_WRITER_ENV}
-    os.environ.update(_SINGLE_WRITER_ENV)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def write_split(
     groups: Sequence[RowGroup],
     tokenizers: TokenizerPool,
@@ -200,7 +186,7 @@ def write_split(
     counts = SplitCounts()
     total = sum(group.rows for group in groups)
     with (
-        _single_writer(),
+        environment_set(_SINGLE_WRITER_ENV),
         tqdm(total=total, desc=f"tokenizing {name}", unit="doc", dynamic_ncols=True) as bar,
     ):
         writer = BinaryWriter(
