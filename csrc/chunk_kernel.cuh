@@ -1,12 +1,15 @@
 // The chunked linear-attention kernel behind every Fastmax pass (see fastmax.h for the roles).
 //
-// One block of 4 warps owns one (batch, head of a) pair and one tile of QT output columns, and
+// One block of 8 warps owns one (batch, head of a) pair and one tile of QT output columns, and
 // walks the sequence in chunks of 64 tokens, double-buffering the next chunk's tiles with
-// cp.async. Per chunk (scan modes):
+// cp.async. Warps w and w + 4 share the chunk's rows 16 (w % 4) .. + 15 and split the output
+// columns: each takes half of the data n-tiles (and, in the forward, both take the ones tile of
+// the denominator). Per chunk (scan modes):
 //   out  = A S_prev + sigma_prev                    (state of earlier chunks)
-//   W    = s A B^T + alpha beta^T, masked           (16 rows per warp, matrix units)
+//   W    = s A B^T + alpha beta^T, masked           (16 rows per warp pair, in both warps)
 //   out += W C                                      (W converted to fragments in registers)
-//   S   += B^T C, sigma += beta^T C                 (float32 sums)
+//   S   += B^T C, sigma += beta^T C                 (float32 sums; S in 16-row m-tiles and
+//                                                    n-tile ranges per warp, sigma 8 rows each)
 // The full (non-causal) mode first accumulates S over the whole sequence, then writes A S.
 // With a sequence split (fastmax.h, Phase) blockIdx.y is the segment: the full-mode kernel's
 // first pass alone yields the segment states (kStates), and either mode then walks only its
@@ -24,7 +27,8 @@
 
 namespace fastmax {
 
-constexpr int kWarps = 4;
+constexpr int kWarps = 8;
+constexpr int kRowSlices = 4;  // 16-row slices of a chunk; warps w and w + 4 share slice w % 4
 constexpr int kThreads = 32 * kWarps;
 
 enum Mode : int { kScanFwd = 0, kScanRev = 1, kFull = 2 };
@@ -52,7 +56,15 @@ struct Shape {
   static constexpr int LDP = Frag<T>::ld(P);
   static constexpr int LDC = Frag<T>::ld(QTE);
   static constexpr int LDS = Frag<T>::ld_state(QTE);
-  static constexpr int MT = (P / 16 >= kWarps) ? P / 16 / kWarps : 1;  // state m-tiles per warp
+  // Output n-tiles per warp: half of the QT / 8 data tiles, plus the ones tile in the forward.
+  static constexpr int ND = QT / 8;
+  static constexpr int NO = ND / 2 + (KIND == kFwd ? 1 : 0);
+  // State S (P x QTE): its P / 16 m-tiles go to the warps, MT each; where there are fewer
+  // m-tiles than warps, the warps of one m-tile split its NT n-tiles in ranges of NS.
+  static constexpr int M = P / 16;
+  static constexpr int MT = M >= kWarps ? M / kWarps : 1;
+  static constexpr int PARTS = M >= kWarps ? 1 : kWarps / M;
+  static constexpr int NS = (NT + PARTS - 1) / PARTS;
   static constexpr int TILE_A = kChunk * LDP;
   static constexpr int TILE_C = kChunk * LDC;
   static constexpr int STAGE = 2 * TILE_A + TILE_C;  // A, B, C tiles (elements)
@@ -89,30 +101,39 @@ __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t 
   }
 }
 
-// acc[j] += a x tile[k0 .. k0 + 15][8 j .. 8 j + 7] for every n-tile j of a [k][n] tile; the
-// permuted form matches an A fragment built from accumulators (Frag::a_from_acc).
-template <typename F, int NT, bool PERM, typename T>
-__device__ __forceinline__ void mma_tile_row(float (*acc)[4], const typename F::A& a,
-                                             const T* tile, int ld, int k0, int lane, int split) {
+// acc[j] += a x tile[k0 .. k0 + 15][8 (n0 + j) .. + 7] for the n-tiles j < count (at most CNT)
+// of a [k][n] tile; the permuted form matches an A fragment built from accumulators
+// (Frag::a_from_acc).
+template <typename F, int CNT, bool PERM, typename T>
+__device__ __forceinline__ void mma_tiles(float (*acc)[4], const typename F::A& a, const T* tile,
+                                          int ld, int k0, int lane, int split, int n0,
+                                          int count) {
+  auto one = [&](int j) {
+    typename F::B b;
+    if constexpr (PERM) {
+      F::load_bt1_perm(b, tile, ld, 8 * (n0 + j), k0, lane);
+    } else {
+      F::load_bt1(b, tile, ld, 8 * (n0 + j), k0, lane);
+    }
+    F::mma(acc[j], a, b, split);
+  };
 #pragma unroll
-  for (int jp = 0; jp < NT / 2; ++jp) {
-    typename F::B b0, b1;
-    if constexpr (PERM) {
-      F::load_bt2_perm(b0, b1, tile, ld, 16 * jp, k0, lane);
-    } else {
-      F::load_bt2(b0, b1, tile, ld, 16 * jp, k0, lane);
+  for (int jp = 0; jp < CNT / 2; ++jp) {
+    if (2 * jp + 1 < count) {
+      typename F::B b0, b1;
+      if constexpr (PERM) {
+        F::load_bt2_perm(b0, b1, tile, ld, 8 * (n0 + 2 * jp), k0, lane);
+      } else {
+        F::load_bt2(b0, b1, tile, ld, 8 * (n0 + 2 * jp), k0, lane);
+      }
+      F::mma(acc[2 * jp], a, b0, split);
+      F::mma(acc[2 * jp + 1], a, b1, split);
+    } else if (2 * jp < count) {
+      one(2 * jp);
     }
-    F::mma(acc[2 * jp], a, b0, split);
-    F::mma(acc[2 * jp + 1], a, b1, split);
   }
-  if constexpr (NT % 2 == 1) {
-    typename F::B b0;
-    if constexpr (PERM) {
-      F::load_bt1_perm(b0, tile, ld, 8 * (NT - 1), k0, lane);
-    } else {
-      F::load_bt1(b0, tile, ld, 8 * (NT - 1), k0, lane);
-    }
-    F::mma(acc[NT - 1], a, b0, split);
+  if constexpr (CNT % 2 == 1) {
+    if (CNT - 1 < count) one(CNT - 1);
   }
 }
 
@@ -121,7 +142,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   using F = Frag<T>;
   using S = Shape<T, P, KIND>;
   constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT, LDP = S::LDP, LDC = S::LDC, LDS = S::LDS;
-  constexpr int MT = S::MT;
+  constexpr int ND = S::ND, NO = S::NO, MT = S::MT, NS = S::NS;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
   constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
 
@@ -134,6 +155,12 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g8 = lane >> 2, t4 = lane & 3;
+  // Output rows 16 rs .. + 15 of each chunk and data n-tiles [o_n0, o_n0 + ND / 2).
+  const int rs = warp % kRowSlices, o_n0 = (warp / kRowSlices) * (ND / 2);
+  // This warp's part of S: m-tiles m_base .. + MT - 1, n-tiles [s_n0, s_n0 + s_cnt).
+  const int m_base = S::PARTS == 1 ? warp * MT : warp % S::M;
+  const int s_n0 = S::PARTS == 1 ? 0 : (warp / S::M) * NS;
+  const int s_cnt = max(0, min(NS, NT - s_n0));
   const int n_tiles = p.dim / QT;
   const int tile = blockIdx.x % n_tiles, bh = blockIdx.x / n_tiles;
   const int q0 = tile * QT;
@@ -188,14 +215,14 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
   // The state pass stores S itself; the other phases keep s S in shared memory.
   const float s_scale = (KIND == kFwd || KIND == kDv) && p.phase != kStates ? p.a1 : 1.f;
-  float sacc[MT][NT][4];
+  float sacc[MT][NS][4];
 #pragma unroll
   for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
-    for (int j = 0; j < NT; ++j)
+    for (int j = 0; j < NS; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) sacc[mi][j][e] = 0.f;
-  // sigma partial of this warp's 16 key rows; lane owns columns lane + 32 i.
+  // sigma partial of this warp's kChunk / kWarps key rows; lane owns columns lane + 32 i.
   constexpr int NCOL = (QTE + 31) / 32;
   float sigma_part[NCOL];
 #pragma unroll
@@ -240,20 +267,21 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   auto accumulate_state = [&](int st, int ck) {
     const T* tb = stage_ptr(st) + S::TILE_A;
     const T* tc = stage_ptr(st) + 2 * S::TILE_A;
+    if (s_cnt > 0) {
 #pragma unroll
-    for (int kk = 0; kk < kChunk / 16; ++kk) {
+      for (int kk = 0; kk < kChunk / 16; ++kk) {
 #pragma unroll
-      for (int mi = 0; mi < MT; ++mi) {
-        const int mt = warp * MT + mi;
-        if (mt * 16 >= P) continue;
-        typename F::A af;
-        F::load_a_t(af, tb, LDP, 16 * mt, 16 * kk, lane);
-        mma_tile_row<F, NT, false>(sacc[mi], af, tc, LDC, 16 * kk, lane, p.split);
+        for (int mi = 0; mi < MT; ++mi) {
+          typename F::A af;
+          F::load_a_t(af, tb, LDP, 16 * (m_base + mi), 16 * kk, lane);
+          mma_tiles<F, NS, false>(sacc[mi], af, tc, LDC, 16 * kk, lane, p.split, s_n0, s_cnt);
+        }
       }
     }
+    constexpr int kSigmaRows = kChunk / kWarps;
 #pragma unroll 4
-    for (int r = 0; r < 16; ++r) {
-      const int c = 16 * warp + r;
+    for (int r = 0; r < kSigmaRows; ++r) {
+      const int c = kSigmaRows * warp + r;
       const float b = beta(st, ck, c);
 #pragma unroll
       for (int i = 0; i < NCOL; ++i) {
@@ -274,15 +302,14 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   // Visit this thread's entries of S: fn(row, col, accumulator pair) for col, col + 1.
   auto for_state_pairs = [&](auto&& fn) {
 #pragma unroll
-    for (int mi = 0; mi < MT; ++mi) {
-      const int mt = warp * MT + mi;
-      if (mt * 16 >= P) continue;
+    for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
-      for (int j = 0; j < NT; ++j)
+      for (int j = 0; j < NS; ++j) {
+        if (j >= s_cnt) continue;
 #pragma unroll
         for (int half = 0; half < 2; ++half)
-          fn(16 * mt + g8 + 8 * half, 8 * j + 2 * t4, &sacc[mi][j][2 * half]);
-    }
+          fn(16 * (m_base + mi) + g8 + 8 * half, 8 * (s_n0 + j) + 2 * t4, &sacc[mi][j][2 * half]);
+      }
   };
 
   // Publish S (times s) for the next chunk; the caller synchronises around it.
@@ -347,13 +374,22 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     for (int col = tid; col < QTE; col += kThreads) seg_state[P * QTE + col] = s_sigma[col];
   };
 
-  // out = A S (state in shared memory) for this warp's 16 rows.
+  // out[j] += a x tile[k0 .. k0 + 15][this warp's output n-tiles]: the data tiles, then in the
+  // forward the ones tile (n-tile ND).
+  auto mma_out = [&](auto perm, float (*out)[4], const typename F::A& a, const T* tile, int ld,
+                     int k0) {
+    constexpr bool PERM = decltype(perm)::value;
+    mma_tiles<F, ND / 2, PERM>(out, a, tile, ld, k0, lane, p.split, o_n0, ND / 2);
+    if constexpr (KIND == kFwd) mma_tiles<F, 1, PERM>(out + ND / 2, a, tile, ld, k0, lane, p.split, ND, 1);
+  };
+
+  // out = A S (state in shared memory) for this warp's rows and n-tiles.
   auto apply_state = [&](const T* ta, float (*out)[4]) {
 #pragma unroll
     for (int kk = 0; kk < P / 16; ++kk) {
       typename F::A af;
-      F::load_a(af, ta, LDP, 16 * warp, 16 * kk, lane);
-      mma_tile_row<F, NT, false>(out, af, s_state, LDS, 16 * kk, lane, p.split);
+      F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
+      mma_out(std::false_type{}, out, af, s_state, LDS, 16 * kk);
     }
   };
 
@@ -363,7 +399,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     T* o_base = static_cast<T*>(p.out) + (int64_t(bidx) * p.heads_a + ha) * int64_t(n) * p.dim + q0;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int r = 16 * warp + g8 + 8 * half;
+      const int r = 16 * rs + g8 + 8 * half;
       const int row = ck * kChunk + r;
       float alpha = 1.f, fs = 1.f;
       if (KIND == kFwd) alpha = p.a0;
@@ -373,17 +409,18 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       }
       if (KIND == kDk) fs = p.a1;
       if (KIND == kFwd) {
-        // The ones column (n-tile NT - 1, column 0) holds the denominator; lane t4 == 0 has it.
-        const float d_own = out[NT - 1][2 * half] + alpha * s_sigma[QT];
+        // The ones column (this warp's last n-tile, column 0) holds the denominator; lane
+        // t4 == 0 has it.
+        const float d_own = out[NO - 1][2 * half] + alpha * s_sigma[QT];
         const float den = __shfl_sync(0xffffffffu, d_own, lane & ~3);
         fs = 1.f / den;
-        if (tile == 0 && t4 == 0 && row < n)
+        if (tile == 0 && o_n0 == 0 && t4 == 0 && row < n)
           p.den_out[(int64_t(bidx) * p.heads_a + ha) * n + row] = den;
       }
       if (row >= n) continue;
 #pragma unroll
-      for (int j = 0; j < QT / 8; ++j) {
-        const int col = 8 * j + 2 * t4;
+      for (int j = 0; j < ND / 2; ++j) {
+        const int col = 8 * (o_n0 + j) + 2 * t4;
         F::store2(o_base + int64_t(row) * p.dim + col,
                   fs * (out[j][2 * half] + alpha * s_sigma[col]),
                   fs * (out[j][2 * half + 1] + alpha * s_sigma[col + 1]));
@@ -430,9 +467,9 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       const int st = STAGES == 2 ? (ck - c_begin) & 1 : 0;
       arrive(ck - c_begin, n_chunks,
              [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c_begin + c2, 0, true, false); });
-      float out[NT][4];
+      float out[NO][4];
 #pragma unroll
-      for (int j = 0; j < NT; ++j)
+      for (int j = 0; j < NO; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
       apply_state(stage_ptr(st), out);
@@ -450,7 +487,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       load(0, chunk_of(0), 0, true, true);
       cp_async_commit();
     }
-    float out[NT][4];
+    float out[NO][4];
     for (int step = 0; step < total; ++step) {
       const int st = STAGES == 2 ? step & 1 : 0;
       const int ck = chunk_of(step), g = step % group;
@@ -463,13 +500,14 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       const T* tc = ta + 2 * S::TILE_A;
       if (g == 0) {
 #pragma unroll
-        for (int j = 0; j < NT; ++j)
+        for (int j = 0; j < NO; ++j)
 #pragma unroll
           for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
         apply_state(ta, out);
       }
 
-      // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle.
+      // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle
+      // (both warps of a row slice compute it).
       float w[kChunk / 8][4];
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j)
@@ -478,10 +516,10 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 #pragma unroll
       for (int kk = 0; kk < P / 16; ++kk) {
         typename F::A af;
-        F::load_a(af, ta, LDP, 16 * warp, 16 * kk, lane);
+        F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
 #pragma unroll
         for (int jp = 0; jp < kChunk / 16; ++jp) {
-          if (MODE == kScanFwd ? jp > warp : jp < warp) continue;
+          if (MODE == kScanFwd ? jp > rs : jp < rs) continue;
           typename F::B b0, b1;
           F::load_b2(b0, b1, tb, LDP, 16 * jp, 16 * kk, lane);
           F::mma(w[2 * jp], af, b0, p.split);
@@ -491,7 +529,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       const float* sc = s_scalar + st * 4 * kChunk;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int r = 16 * warp + g8 + 8 * half;
+        const int r = 16 * rs + g8 + 8 * half;
         const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
         const float ab = alpha * (KIND == kDv ? p.a0 : 1.f);  // alpha beta for constant beta
         const int valid = n - ck * kChunk;                    // columns c < valid exist
@@ -509,10 +547,10 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       // out += W C
 #pragma unroll
       for (int kk = 0; kk < kChunk / 16; ++kk) {
-        if (MODE == kScanFwd ? kk > warp : kk < warp) continue;
+        if (MODE == kScanFwd ? kk > rs : kk < rs) continue;
         typename F::A wf;
         F::a_from_acc(wf, w[2 * kk], w[2 * kk + 1]);
-        mma_tile_row<F, NT, true>(out, wf, tc, LDC, 16 * kk, lane, p.split);
+        mma_out(std::true_type{}, out, wf, tc, LDC, 16 * kk);
       }
       accumulate_state(st, ck);
       if (g == group - 1) epilogue(st, ck, out);
