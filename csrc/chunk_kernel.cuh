@@ -1,15 +1,16 @@
 // The chunked linear-attention kernel behind every Fastmax pass (see fastmax.h for the roles).
 //
-// One block of 8 warps owns one (batch, head of a) pair and one tile of QT output columns, and
-// walks the sequence in chunks of 64 tokens, double-buffering the next chunk's tiles with
-// cp.async. Warps w and w + 4 share the chunk's rows 16 (w % 4) .. + 15 and split the output
-// columns: each takes half of the data n-tiles (and, in the forward, both take the ones tile of
-// the denominator). Per chunk (scan modes):
+// One block (4 warps for bfloat16, 8 for float32: Shape::WARPS) owns one (batch, head of a)
+// pair and one tile of QT output columns, and walks the sequence in chunks of 64 tokens,
+// double-buffering the next chunk's tiles with cp.async. Warp w computes the chunk's rows
+// 16 (w % 4) .. + 15; with 8 warps, w and w + 4 share those rows and split the output columns:
+// each takes half of the data n-tiles (and, in the forward, both take the ones tile of the
+// denominator). Per chunk (scan modes):
 //   out  = A S_prev + sigma_prev                    (state of earlier chunks)
-//   W    = s A B^T + alpha beta^T, masked           (16 rows per warp pair, in both warps)
+//   W    = s A B^T + alpha beta^T, masked           (16 rows per row slice, in each of its warps)
 //   out += W C                                      (W converted to fragments in registers)
 //   S   += B^T C, sigma += beta^T C                 (float32 sums; S in 16-row m-tiles and
-//                                                    n-tile ranges per warp, sigma 8 rows each)
+//                                                    n-tile ranges per warp, sigma by rows)
 // The full (non-causal) mode first accumulates S over the whole sequence, then writes A S.
 // With a sequence split (fastmax.h, Phase) blockIdx.y is the segment: the full-mode kernel's
 // first pass alone yields the segment states (kStates), and either mode then walks only its
@@ -27,9 +28,7 @@
 
 namespace fastmax {
 
-constexpr int kWarps = 8;
-constexpr int kRowSlices = 4;  // 16-row slices of a chunk; warps w and w + 4 share slice w % 4
-constexpr int kThreads = 32 * kWarps;
+constexpr int kRowSlices = 4;  // 16-row slices of a chunk; warp w computes slice w % 4
 
 enum Mode : int { kScanFwd = 0, kScanRev = 1, kFull = 2 };
 
@@ -56,14 +55,22 @@ struct Shape {
   static constexpr int LDP = Frag<T>::ld(P);
   static constexpr int LDC = Frag<T>::ld(QTE);
   static constexpr int LDS = Frag<T>::ld_state(QTE);
-  // Output n-tiles per warp: half of the QT / 8 data tiles, plus the ones tile in the forward.
+  // Warps per block. float32: 8, warps w and w + 4 share a row slice and split its output
+  // n-tiles. bfloat16: 4, one per row slice; its backward passes run three at a time and fill
+  // the SMs already (csrc/PERF.md v4: 8 warps were 0.92x there, float32 1.4-1.8x).
+  static constexpr int WARPS = sizeof(T) == 4 ? 8 : 4;
+  static constexpr int THREADS = 32 * WARPS;
+  static constexpr int PAIRS = WARPS / kRowSlices;  // warps per row slice
+  // Output n-tiles per warp: its share of the QT / 8 data tiles, plus the ones tile in the
+  // forward.
   static constexpr int ND = QT / 8;
-  static constexpr int NO = ND / 2 + (KIND == kFwd ? 1 : 0);
+  static constexpr int NDW = ND / PAIRS;
+  static constexpr int NO = NDW + (KIND == kFwd ? 1 : 0);
   // State S (P x QTE): its P / 16 m-tiles go to the warps, MT each; where there are fewer
   // m-tiles than warps, the warps of one m-tile split its NT n-tiles in ranges of NS.
   static constexpr int M = P / 16;
-  static constexpr int MT = M >= kWarps ? M / kWarps : 1;
-  static constexpr int PARTS = M >= kWarps ? 1 : kWarps / M;
+  static constexpr int MT = M >= WARPS ? M / WARPS : 1;
+  static constexpr int PARTS = M >= WARPS ? 1 : WARPS / M;
   static constexpr int NS = (NT + PARTS - 1) / PARTS;
   static constexpr int TILE_A = kChunk * LDP;
   static constexpr int TILE_C = kChunk * LDC;
@@ -72,7 +79,7 @@ struct Shape {
   static constexpr int SEG_STATE = (P + 1) * QTE;  // floats of one segment state: S, then sigma
   static constexpr size_t bytes(int stages) {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
-           sizeof(float) * (size_t(stages) * 4 * kChunk + (kWarps + 1) * QTE);
+           sizeof(float) * (size_t(stages) * 4 * kChunk + (WARPS + 1) * QTE);
   }
   // Two stages (prefetch the next chunk) where Hopper's 227 KB per block allow it.
   static constexpr int STAGES = bytes(2) <= 227 * 1024 ? 2 : 1;
@@ -83,13 +90,13 @@ struct Shape {
 
 // Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a padded tile;
 // rows at or past n are zero-filled. Each thread copies one fixed 16-byte column segment.
-template <typename T, int COLS>
+template <typename T, int COLS, int THREADS>
 __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t sn, int row0,
                                           int n, int tid) {
   constexpr int PER = 16 / sizeof(T);
   constexpr int SEG = COLS / PER;       // segments per row
-  constexpr int ROWS = kThreads / SEG;  // rows per pass
-  static_assert(kThreads % SEG == 0 && kChunk % ROWS == 0, "tile shape");
+  constexpr int ROWS = THREADS / SEG;  // rows per pass
+  static_assert(THREADS % SEG == 0 && kChunk % ROWS == 0, "tile shape");
   const int seg = tid % SEG, r0 = tid / SEG;
   src += seg * PER;
   dst += seg * PER;
@@ -138,11 +145,12 @@ __device__ __forceinline__ void mma_tiles(float (*acc)[4], const typename F::A& 
 }
 
 template <typename T, int P, int KIND, int MODE, int STAGES>
-__global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
+__global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const Params p) {
   using F = Frag<T>;
   using S = Shape<T, P, KIND>;
   constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT, LDP = S::LDP, LDC = S::LDC, LDS = S::LDS;
-  constexpr int ND = S::ND, NO = S::NO, MT = S::MT, NS = S::NS;
+  constexpr int ND = S::ND, NDW = S::NDW, NO = S::NO, MT = S::MT, NS = S::NS;
+  constexpr int WARPS = S::WARPS, THREADS = S::THREADS;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
   constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
 
@@ -155,8 +163,8 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g8 = lane >> 2, t4 = lane & 3;
-  // Output rows 16 rs .. + 15 of each chunk and data n-tiles [o_n0, o_n0 + ND / 2).
-  const int rs = warp % kRowSlices, o_n0 = (warp / kRowSlices) * (ND / 2);
+  // Output rows 16 rs .. + 15 of each chunk and data n-tiles [o_n0, o_n0 + NDW).
+  const int rs = warp % kRowSlices, o_n0 = (warp / kRowSlices) * NDW;
   // This warp's part of S: m-tiles m_base .. + MT - 1, n-tiles [s_n0, s_n0 + s_cnt).
   const int m_base = S::PARTS == 1 ? warp * MT : warp % S::M;
   const int s_n0 = S::PARTS == 1 ? 0 : (warp / S::M) * NS;
@@ -180,13 +188,13 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   auto load = [&](int st, int ck, int g, bool with_a, bool with_bc) {
     T* base = stage_ptr(st);
     const int row0 = ck * kChunk;
-    if (with_a) copy_rows<T, P>(base, LDP, a_base, p.a_sn, row0, n, tid);
+    if (with_a) copy_rows<T, P, THREADS>(base, LDP, a_base, p.a_sn, row0, n, tid);
     const int hb = bc_head(g);
     if (with_bc) {
-      copy_rows<T, P>(base + S::TILE_A, LDP,
+      copy_rows<T, P, THREADS>(base + S::TILE_A, LDP,
                       static_cast<const T*>(p.b) + bidx * p.b_sb + hb * p.b_sh, p.b_sn, row0, n,
                       tid);
-      copy_rows<T, QT>(base + 2 * S::TILE_A, LDC,
+      copy_rows<T, QT, THREADS>(base + 2 * S::TILE_A, LDC,
                        static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
                        row0, n, tid);
     }
@@ -195,7 +203,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       const int qh = KIND == kDq ? ha : hb;
       const int64_t off = (int64_t(bidx) * (KIND == kDq ? p.heads_a : p.heads_bc) + qh) * n;
       float* dst = s_scalar + st * 4 * kChunk;
-      for (int i = tid; i < 2 * kChunk; i += kThreads) {
+      for (int i = tid; i < 2 * kChunk; i += THREADS) {
         const int r = i % kChunk;
         const bool ok = row0 + r < n;
         const float* src = (i < kChunk ? p.den : p.go) + (ok ? off + row0 + r : 0);
@@ -205,11 +213,11 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   };
 
   // Shared state: S (element type, s folded in), sigma (float32); the ones column of C.
-  for (int i = tid; i < S::STATE; i += kThreads) F::set(s_state + i, 0.f);
-  for (int i = tid; i < (kWarps + 1) * QTE; i += kThreads) s_sigma[i] = 0.f;
+  for (int i = tid; i < S::STATE; i += THREADS) F::set(s_state + i, 0.f);
+  for (int i = tid; i < (WARPS + 1) * QTE; i += THREADS) s_sigma[i] = 0.f;
   if (KIND == kFwd) {
     for (int st = 0; st < STAGES; ++st)
-      for (int i = tid; i < kChunk * 8; i += kThreads)
+      for (int i = tid; i < kChunk * 8; i += THREADS)
         F::set(stage_ptr(st) + 2 * S::TILE_A + (i / 8) * LDC + QT + i % 8, i % 8 == 0 ? 1.f : 0.f);
   }
 
@@ -222,7 +230,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     for (int j = 0; j < NS; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) sacc[mi][j][e] = 0.f;
-  // sigma partial of this warp's kChunk / kWarps key rows; lane owns columns lane + 32 i.
+  // sigma partial of this warp's kChunk / WARPS key rows; lane owns columns lane + 32 i.
   constexpr int NCOL = (QTE + 31) / 32;
   float sigma_part[NCOL];
 #pragma unroll
@@ -247,7 +255,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     if constexpr (kBwdCols) {
       T* tc = stage_ptr(st) + 2 * S::TILE_A;
       const float* den = s_scalar + st * 4 * kChunk;
-      for (int i = tid; i < kChunk * QT / 2; i += kThreads) {
+      for (int i = tid; i < kChunk * QT / 2; i += THREADS) {
         const int r = i / (QT / 2), c2 = 2 * (i % (QT / 2));
         const float f = ck * kChunk + r < n ? 1.f / den[r] : 0.f;
         const float2 x = F::load2(tc + r * LDC + c2);
@@ -278,7 +286,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
         }
       }
     }
-    constexpr int kSigmaRows = kChunk / kWarps;
+    constexpr int kSigmaRows = kChunk / WARPS;
 #pragma unroll 4
     for (int r = 0; r < kSigmaRows; ++r) {
       const int c = kSigmaRows * warp + r;
@@ -335,10 +343,10 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       if (lane + 32 * i < QTE) s_sigma_part[warp * QTE + lane + 32 * i] = sigma_part[i];
   };
   auto reduce_sigma = [&]() {
-    for (int col = tid; col < QTE; col += kThreads) {
+    for (int col = tid; col < QTE; col += THREADS) {
       float total = 0.f;
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) total += s_sigma_part[w * QTE + col];
+      for (int w = 0; w < WARPS; ++w) total += s_sigma_part[w * QTE + col];
       s_sigma[col] = total;
     }
   };
@@ -371,7 +379,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
     publish_sigma();
     __syncthreads();
     reduce_sigma();
-    for (int col = tid; col < QTE; col += kThreads) seg_state[P * QTE + col] = s_sigma[col];
+    for (int col = tid; col < QTE; col += THREADS) seg_state[P * QTE + col] = s_sigma[col];
   };
 
   // out[j] += a x tile[k0 .. k0 + 15][this warp's output n-tiles]: the data tiles, then in the
@@ -379,8 +387,8 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
   auto mma_out = [&](auto perm, float (*out)[4], const typename F::A& a, const T* tile, int ld,
                      int k0) {
     constexpr bool PERM = decltype(perm)::value;
-    mma_tiles<F, ND / 2, PERM>(out, a, tile, ld, k0, lane, p.split, o_n0, ND / 2);
-    if constexpr (KIND == kFwd) mma_tiles<F, 1, PERM>(out + ND / 2, a, tile, ld, k0, lane, p.split, ND, 1);
+    mma_tiles<F, NDW, PERM>(out, a, tile, ld, k0, lane, p.split, o_n0, NDW);
+    if constexpr (KIND == kFwd) mma_tiles<F, 1, PERM>(out + NDW, a, tile, ld, k0, lane, p.split, ND, 1);
   };
 
   // out = A S (state in shared memory) for this warp's rows and n-tiles.
@@ -419,7 +427,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       }
       if (row >= n) continue;
 #pragma unroll
-      for (int j = 0; j < ND / 2; ++j) {
+      for (int j = 0; j < NDW; ++j) {
         const int col = 8 * (o_n0 + j) + 2 * t4;
         F::store2(o_base + int64_t(row) * p.dim + col,
                   fs * (out[j][2 * half] + alpha * s_sigma[col]),
@@ -507,7 +515,7 @@ __global__ void __launch_bounds__(kThreads) chunk_kernel(const Params p) {
       }
 
       // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle
-      // (both warps of a row slice compute it).
+      // (each warp of a row slice computes it).
       float w[kChunk / 8][4];
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j)
@@ -603,17 +611,17 @@ cudaError_t launch_staged(const Params& p_in, cudaStream_t stream) {
   if (segments <= 1 || p.states == nullptr) {
     p.phase = kWhole;
     p.seg_chunks = chunks;
-    kernel<<<dim3(bx, 1), kThreads, smem, stream>>>(p);
+    kernel<<<dim3(bx, 1), S::THREADS, smem, stream>>>(p);
     return cudaGetLastError();
   }
   p.phase = kStates;
-  state_kernel<<<dim3(bx, segments), kThreads, smem, stream>>>(p);
+  state_kernel<<<dim3(bx, segments), S::THREADS, smem, stream>>>(p);
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess)
     err = launch_combine_states(p.states, blocks, segments, S::SEG_STATE, MODE, stream);
   if (err != cudaSuccess) return err;
   p.phase = kApply;
-  kernel<<<dim3(bx, segments), kThreads, smem, stream>>>(p);
+  kernel<<<dim3(bx, segments), S::THREADS, smem, stream>>>(p);
   return cudaGetLastError();
 }
 
