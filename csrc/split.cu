@@ -15,23 +15,33 @@ namespace {
 constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about one chunk's loads
 constexpr int kWaves = 2;             // blocks wanted: this many times what the SMs hold at once
 
-__global__ void combine_states_kernel(float* states, int64_t blocks, int segments, int floats,
-                                      int mode) {
+// One thread per float of a block's state, walking its segments. The values are read in
+// batches of kCombineBatch independent loads before the batch's stores, so the thread waits on
+// memory once per batch rather than once per segment.
+constexpr int kCombineBatch = 8;
+
+__global__ void combine_states_kernel(float* __restrict__ states, int64_t blocks, int segments,
+                                      int floats, int mode) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= blocks * floats) return;
-  float* x = states + (i / floats) * segments * int64_t(floats) + i % floats;
+  float* __restrict__ x = states + (i / floats) * segments * int64_t(floats) + i % floats;
+  // Segment of the k-th step: forward order, except for the reverse scan.
+  auto at = [&](int k) -> float& {
+    return x[int64_t(mode == kScanRev ? segments - 1 - k : k) * floats];
+  };
   float run = 0.f;
-  if (mode == kFull) {
-    for (int s = 0; s < segments; ++s) run += x[int64_t(s) * floats];
-    for (int s = 0; s < segments; ++s) x[int64_t(s) * floats] = run;
-    return;
+  for (int k0 = 0; k0 < segments; k0 += kCombineBatch) {
+    float v[kCombineBatch];
+#pragma unroll
+    for (int j = 0; j < kCombineBatch; ++j) v[j] = k0 + j < segments ? at(k0 + j) : 0.f;
+#pragma unroll
+    for (int j = 0; j < kCombineBatch; ++j) {
+      if (mode != kFull && k0 + j < segments) at(k0 + j) = run;
+      run += v[j];
+    }
   }
-  for (int k = 0; k < segments; ++k) {
-    const int s = mode == kScanFwd ? k : segments - 1 - k;
-    const float own = x[int64_t(s) * floats];
-    x[int64_t(s) * floats] = run;
-    run += own;
-  }
+  if (mode == kFull)
+    for (int k = 0; k < segments; ++k) at(k) = run;
 }
 
 }  // namespace
