@@ -338,18 +338,22 @@ BF16, F32 = torch.bfloat16, torch.float32
 def test_split_only_where_half_the_sms_would_idle(dtype, batch, heads, n, head_dim, segments):
     """The split plan on an H200, for every pass: the shapes of the committed H200 runs."""
     for kind in range(4):
-        got = torch.ops.fastmax.split_segments(dtype, kind, batch, heads, n, head_dim, *H200)
+        got = _cuda.split_segments(dtype, kind, batch, heads, n, head_dim, H200)
         assert got == segments, f"pass {kind}"
 
 
 @pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
 @pytest.mark.parametrize(
-    ("kind", "head_dim", "match"),
-    [(0, 48, "head_dim must be 32, 64, 128 or 256"), (4, 64, "kind must be 0 to 3")],
+    ("kind", "head_dim", "gpu", "match"),
+    [
+        (0, 48, H200, "head_dim must be 32, 64, 128 or 256"),
+        (4, 64, H200, "kind must be 0 to 3"),
+        (0, 64, (0, *H200[1:]), "gpu must be"),
+    ],
 )
-def test_split_plan_refuses_bad_arguments(kind, head_dim, match):
+def test_split_plan_refuses_bad_arguments(kind, head_dim, gpu, match):
     with pytest.raises(ValueError, match=match):
-        torch.ops.fastmax.split_segments(BF16, kind, 1, 16, 4096, head_dim, *H200)
+        _cuda.split_segments(BF16, kind, 1, 16, 4096, head_dim, gpu)
 
 
 def _combine_launches(fn) -> int:

@@ -75,6 +75,35 @@ def head_dims_that_fit(dtype: torch.dtype, device: int) -> tuple[int, ...]:
     return _head_dims_that_fit(dtype, device)
 
 
+def split_segments(
+    dtype: torch.dtype,
+    kind: int,
+    batch: int,
+    heads: int,
+    n: int,
+    head_dim: int,
+    gpu: tuple[int, int, int],
+) -> int:
+    """Segments (1: unsplit) a pass cuts its sequence into on a GPU described by ``gpu``.
+
+    ``kind`` is the pass (0 forward, 1 dq, 2 dk, 3 dv); ``heads`` the heads it walks; ``gpu``
+    the SMs and the shared memory per SM and per block in bytes. The arguments are checked
+    here: on the H200's torch 2.11 build the op's own C++ checks ended the process instead of
+    raising (torch 2.14 raises ValueError; the cause is not yet known).
+    """
+    if dtype not in SUPPORTED_DTYPES:
+        raise ValueError(f"dtype must be one of {SUPPORTED_DTYPES}, got {dtype}")
+    if kind not in range(4):
+        raise ValueError(f"kind must be 0 to 3 (forward, dq, dk, dv), got {kind}")
+    if head_dim not in SUPPORTED_HEAD_DIMS:
+        raise ValueError(f"head_dim must be 32, 64, 128 or 256, got {head_dim}")
+    if batch < 0 or heads < 0 or n < 1:
+        raise ValueError(f"need batch, heads >= 0 and n >= 1, got {batch}, {heads}, {n}")
+    if len(gpu) != 3 or min(gpu) < 1:
+        raise ValueError(f"gpu must be (SMs, shared memory per SM, per block) >= 1, got {gpu}")
+    return torch.ops.fastmax.split_segments(dtype, kind, batch, heads, n, head_dim, *gpu)
+
+
 def cuda_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, a0: float, a1: float
 ) -> torch.Tensor:
