@@ -302,15 +302,15 @@ def plot(rows: list[dict[str, Any]], stem: Path, sidecar: dict[str, Any]) -> lis
                 fractions = [r["fraction_of_none"] for r in ok]
                 axes[1][col].plot(contexts, fractions, "o-", color=color, label=label)
         axes[0][col].set_title(model)
-        axes[0][col].set_ylabel("tokens/s (training step)")
         axes[1][col].axhline(0.9, color="grey", linestyle=":", label="90 % of bound")
-        axes[1][col].set_ylabel("fraction of attention-removed tokens/s")
         axes[1][col].set_xlabel("context (tokens)")
         axes[1][col].set_xscale("log", base=2)
         contexts = sorted({r["context"] for r in rows if r["model"] == model})
         axes[1][col].set_xticks(contexts, [str(c) for c in contexts])
         axes[0][col].legend()
         axes[1][col].legend()
+    axes[0][0].set_ylabel("tokens/s (training step)")
+    axes[1][0].set_ylabel("fraction of attention-removed tokens/s")
     paths = save_figure(fig, stem, sidecar)
     plt.close(fig)
     return paths
