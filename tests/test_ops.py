@@ -272,23 +272,41 @@ def test_opcheck_registrations():
     torch.library.opcheck(torch.ops.fastmax.token_normalize, (x, 1e-6))
 
 
+def _rows(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """``x`` (B, H, N, D) as the normalisation may receive it: contiguous, a head-major view of
+    (B, N, H, D) storage (strided rows, 16-byte aligned), or starting one element into storage."""
+    if layout == "contiguous":
+        return x.clone()
+    if layout == "strided":
+        return x.transpose(1, 2).contiguous().transpose(1, 2)
+    storage = torch.empty(x.numel() + 1, device=x.device, dtype=x.dtype)
+    shifted = storage[1:].view(x.shape)
+    shifted.copy_(x)
+    return shifted
+
+
 @gpu
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
-def test_fused_token_normalisation_matches_torch(dtype):
-    """The one-pass CUDA normalisation equals the PyTorch one, gradient included."""
+@pytest.mark.parametrize("head_dim", [16, 48, 64, 128, 256])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "misaligned"])
+def test_fused_token_normalisation_matches_torch(dtype, head_dim, layout):
+    """The one-pass CUDA normalisation (vector kernels for aligned power-of-two rows, element
+    kernels otherwise) equals the PyTorch one, gradient included."""
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(2, 3, 77, 128, generator=gen).to("cuda", dtype)
+    x = torch.randn(2, 3, 77, head_dim, generator=gen).to("cuda", dtype)
     if dtype != torch.float16:  # its gradient, 1 / eps, is beyond float16's range
         x[0, 0, 3] = 0.0  # a zero row: the clamped norm
     grad = torch.randn(x.shape, generator=gen).to("cuda", dtype)
-    fused = x.clone().requires_grad_()
+    fused = _rows(x, layout).requires_grad_()
     plain = x.clone().requires_grad_()
+    before = fused.detach().clone()
     y_fused = _cuda.token_normalize(fused, 1e-6)
     y_plain = normalize_qk(plain, plain, "token")[0]
-    y_fused.backward(grad)
+    y_fused.backward(_rows(grad, layout))
     y_plain.backward(grad)
     limit = tolerance(str(dtype).split(".")[1])
+    assert torch.equal(fused.detach(), before)
     assert relative_error(y_fused, y_plain) < limit
     assert relative_error(fused.grad, plain.grad) < limit
 
