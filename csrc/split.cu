@@ -6,7 +6,10 @@
 // multiplies the blocks, at the price of one extra read of b and c (the state pass), a small
 // combining kernel and one float32 state per segment. Measured on the H200 (csrc/PERF.md) with
 // segments for two waves of resident blocks: 1.2-1.5x at 64 blocks (half the SMs idle), but
-// 0.5-0.9x at 128 blocks (cut into 1152), so only a GPU at most half occupied is split.
+// 0.5-0.9x at 128 blocks (cut into 1152), so a GPU at most half occupied is split that way.
+// A forward of 4-warp blocks with more than half the SMs busy (the paper's shape: 128 blocks)
+// is cut so that two blocks per SM run in one wave: 1.08-1.10x forward at 128 blocks. Its
+// backward is not: dq, dk and dv already run side by side on three streams (0.9x when split).
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
@@ -59,7 +62,12 @@ cudaError_t launch_combine_states(float* states, int64_t blocks, int segments, i
 int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int dim,
                    const GpuLimits& gpu) {
   const int64_t blocks = batch * heads * (dim / column_tile(dim));
-  if (blocks <= 0 || 2 * blocks > gpu.sms) return 1;
+  if (blocks <= 0 || blocks > gpu.sms) return 1;
+  const bool half_idle = 2 * blocks <= gpu.sms;
+  const int warps = visit_shape(dtype, kind, dim, [](auto tag, auto pc, auto kc) -> int {
+    return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::WARPS;
+  });
+  if (!half_idle && (kind != kFwd || warps != 4)) return 1;
   // Blocks of this pass one SM holds at once, by shared memory (0: the pass does not fit).
   const int64_t per_sm = visit_shape(dtype, kind, dim, [&](auto tag, auto pc, auto kc) -> int64_t {
     using T = typename decltype(tag)::type;
@@ -69,7 +77,9 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
     const size_t bytes = Shape<T, P, KIND>::bytes(stages) + 1024;  // 1 KB reserved per block
     return bytes < size_t(gpu.smem_per_sm) ? int64_t(gpu.smem_per_sm / bytes) : 1;
   });
-  const int64_t wanted = (kWaves * per_sm * gpu.sms + blocks - 1) / blocks;
+  if (!half_idle && per_sm < 2) return 1;
+  const int64_t wanted =
+      half_idle ? (kWaves * per_sm * gpu.sms + blocks - 1) / blocks : 2 * gpu.sms / blocks;
   const int64_t most = ((n + kChunk - 1) / kChunk) / kMinSegmentChunks;
   const int64_t segments = wanted < most ? wanted : most;
   return segments >= 2 ? static_cast<int>(segments) : 1;

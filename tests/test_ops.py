@@ -340,24 +340,26 @@ BF16, F32 = torch.bfloat16, torch.float32
 
 @pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
 @pytest.mark.parametrize(
-    ("dtype", "batch", "heads", "n", "head_dim", "segments"),
+    ("dtype", "batch", "heads", "n", "head_dim", "forward", "backward"),
     [
-        (BF16, 4, 16, 65536, 128, 1),  # the paper's shape: 128 blocks for 132 SMs, never split
-        (BF16, 4, 16, 65536, 64, 13),  # 64 blocks, 3 per SM: two waves of 396
-        (F32, 4, 16, 65536, 64, 5),  # float32 tiles: 1 block per SM
-        (BF16, 1, 16, 8192, 128, 16),  # Pythia-1.4B training at micro-batch 1, 8-chunk segments
-        (BF16, 1, 16, 32768, 128, 17),  # the same at context 32768: 32 blocks, 2 per SM
-        (BF16, 1, 16, 960, 128, 1),  # 15 chunks: too short to split
-        (BF16, 1, 66, 65536, 32, 24),  # 66 blocks: half the SMs idle, split (6 per SM)
-        (BF16, 1, 67, 65536, 32, 1),  # 67 blocks: more than half busy, not split
-        (BF16, 0, 16, 4096, 128, 1),  # an empty batch
+        (BF16, 4, 16, 65536, 128, 2, 1),  # the paper's shape, 128 blocks: forward two per SM
+        (F32, 4, 16, 65536, 128, 1, 1),  # the same in float32: blocks of 8 warps, one per SM
+        (BF16, 4, 16, 65536, 64, 13, 13),  # 64 blocks, 3 per SM: two waves of 396
+        (F32, 4, 16, 65536, 64, 5, 5),  # float32 tiles: 1 block per SM
+        (BF16, 1, 16, 8192, 128, 16, 16),  # Pythia-1.4B training at micro-batch 1, 8-chunk segments
+        (BF16, 1, 16, 32768, 128, 17, 17),  # the same at context 32768: 32 blocks, 2 per SM
+        (BF16, 1, 16, 960, 128, 1, 1),  # 15 chunks: too short to split
+        (BF16, 1, 66, 65536, 32, 24, 24),  # 66 blocks: half the SMs idle, split (6 per SM)
+        (BF16, 1, 67, 65536, 32, 3, 1),  # 67 blocks: more than half busy, forward two per SM
+        (BF16, 1, 133, 65536, 32, 1, 1),  # more blocks than SMs
+        (BF16, 0, 16, 4096, 128, 1, 1),  # an empty batch
     ],
 )
-def test_split_only_where_half_the_sms_would_idle(dtype, batch, heads, n, head_dim, segments):
-    """The split plan on an H200, for every pass: the shapes of the committed H200 runs."""
+def test_split_where_sms_would_idle(dtype, batch, heads, n, head_dim, forward, backward):
+    """The split plan on an H200 for the forward and the three backward passes."""
     for kind in range(4):
         got = _cuda.split_segments(dtype, kind, batch, heads, n, head_dim, H200)
-        assert got == segments, f"pass {kind}"
+        assert got == (forward if kind == 0 else backward), f"pass {kind}"
 
 
 @pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
