@@ -16,6 +16,9 @@ namespace fastmax {
 namespace {
 
 constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about one chunk's loads
+// The same for a forward cut for two blocks per SM: measured slower below 32-chunk segments
+// (N = 1024, 2048 at the paper's shape, launch-bound), faster from N = 4096.
+constexpr int kMinForwardSegmentChunks = 32;
 constexpr int kWaves = 2;             // blocks wanted: this many times what the SMs hold at once
 
 // One thread per float of a block's state, walking its segments. The values are read in
@@ -80,7 +83,8 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
   if (!half_idle && per_sm < 2) return 1;
   const int64_t wanted =
       half_idle ? (kWaves * per_sm * gpu.sms + blocks - 1) / blocks : 2 * gpu.sms / blocks;
-  const int64_t most = ((n + kChunk - 1) / kChunk) / kMinSegmentChunks;
+  const int64_t most =
+      ((n + kChunk - 1) / kChunk) / (half_idle ? kMinSegmentChunks : kMinForwardSegmentChunks);
   const int64_t segments = wanted < most ? wanted : most;
   return segments >= 2 ? static_cast<int>(segments) : 1;
 }

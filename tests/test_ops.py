@@ -351,6 +351,8 @@ BF16, F32 = torch.bfloat16, torch.float32
         (BF16, 1, 16, 960, 128, 1, 1),  # 15 chunks: too short to split
         (BF16, 1, 66, 65536, 32, 24, 24),  # 66 blocks: half the SMs idle, split (6 per SM)
         (BF16, 1, 67, 65536, 32, 3, 1),  # 67 blocks: more than half busy, forward two per SM
+        (BF16, 4, 16, 4096, 128, 2, 1),  # 64 chunks: two 32-chunk forward segments
+        (BF16, 4, 16, 2048, 128, 1, 1),  # 32 chunks: too short for the forward cut
         (BF16, 1, 133, 65536, 32, 1, 1),  # more blocks than SMs
         (BF16, 0, 16, 4096, 128, 1, 1),  # an empty batch
     ],
