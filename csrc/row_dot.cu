@@ -1,37 +1,62 @@
 // go = <grad_out, out> per row, the backward pass's only reduction over the head dimension.
-#include <cuda_bf16.h>
-
+// The rows are 16-byte aligned (kernel_view) and head_dim is 32 to 256, so every row takes the
+// vector layout of rows.cuh.
 #include "fastmax.h"
+#include "rows.cuh"
 
 namespace fastmax {
 namespace {
 
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_float(float x) { return x; }
-
-template <typename T>
-__global__ void row_dot_kernel(const RowDot r) {
-  const int64_t row = int64_t(blockIdx.x) * 4 + threadIdx.x / 32;
-  const int64_t rows = int64_t(r.batch) * r.heads * r.n;
-  if (row >= rows) return;
-  const int lane = threadIdx.x & 31;
-  const int64_t b = row / (int64_t(r.heads) * r.n), h = (row / r.n) % r.heads, i = row % r.n;
-  const T* g = static_cast<const T*>(r.grad_out) + b * r.g_sb + h * r.g_sh + i * r.g_sn;
-  const T* o = static_cast<const T*>(r.out) + row * r.dim;
-  float acc = 0.f;
-  for (int d = lane; d < r.dim; d += 32) acc += to_float(g[d]) * to_float(o[d]);
+template <typename T, int LPR, int NV>
+__global__ void __launch_bounds__(32 * kVecWarps) row_dot_kernel(const RowDot r) {
+  constexpr int V = kVec<T>, RPW = 32 / LPR;
+  const VecPlace<LPR> at;
+  const uint4* o =
+      reinterpret_cast<const uint4*>(static_cast<const T*>(r.out) + at.bh * r.n * r.dim);
+  uint4 graw[kVecSteps][NV], oraw[kVecSteps][NV];
 #pragma unroll
-  for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
-  if (lane == 0) r.go[row] = acc;
+  for (int s = 0; s < kVecSteps; ++s) {
+    const int64_t i = at.i0 + s * RPW;
+    const bool ok = i < r.n;
+#pragma unroll
+    for (int v = 0; v < NV; ++v) {
+      const int k = at.part + LPR * v;
+      graw[s][v] = ok ? __ldg(vec_row<T>(r.grad_out, r.g_sb, r.g_sh, r.g_sn, i) + k)
+                      : make_uint4(0, 0, 0, 0);
+      oraw[s][v] = ok ? __ldg(o + i * (r.dim / V) + k) : make_uint4(0, 0, 0, 0);
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < kVecSteps; ++s) {
+    const int64_t i = at.i0 + s * RPW;
+    float acc = 0.f;
+#pragma unroll
+    for (int v = 0; v < NV; ++v) {
+      float g[V], x[V];
+      unpack<T>(graw[s][v], g);
+      unpack<T>(oraw[s][v], x);
+#pragma unroll
+      for (int e = 0; e < V; ++e) acc += g[e] * x[e];
+    }
+    acc = group_sum<LPR>(acc);
+    if (i < r.n && at.part == 0) r.go[at.bh * r.n + i] = acc;
+  }
 }
 
 template <typename T>
 cudaError_t launch(const RowDot& r, cudaStream_t stream) {
-  const int64_t rows = int64_t(r.batch) * r.heads * r.n;
-  const int64_t blocks = (rows + 3) / 4;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  row_dot_kernel<T><<<static_cast<unsigned>(blocks), 128, 0, stream>>>(r);
-  return cudaGetLastError();
+  if (int64_t(r.batch) * r.heads * r.n == 0) return cudaSuccess;
+  if (!vector_aligned<T>(r.grad_out, r.g_sb, r.g_sh, r.g_sn) ||
+      !vector_aligned<T>(r.out, 0, 0, r.dim))
+    return cudaErrorInvalidValue;
+  cudaError_t err = cudaErrorInvalidValue;
+  visit_vector_layout<T>(r.dim, [&](auto lpr, auto nv) {
+    constexpr int LPR = decltype(lpr)::value, NV = decltype(nv)::value;
+    const dim3 grid = vector_grid<LPR>(r.n, r.heads, r.batch);
+    row_dot_kernel<T, LPR, NV><<<grid, 32 * kVecWarps, 0, stream>>>(r);
+    err = cudaGetLastError();
+  });
+  return err;
 }
 
 }  // namespace
