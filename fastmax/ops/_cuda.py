@@ -88,8 +88,9 @@ def split_segments(
 
     ``kind`` is the pass (0 forward, 1 dq, 2 dk, 3 dv); ``heads`` the heads it walks; ``gpu``
     the SMs and the shared memory per SM and per block in bytes. The arguments are checked
-    here: on the H200's torch 2.11 build the op's own C++ checks ended the process instead of
-    raising (torch 2.14 raises ValueError; the cause is not yet known).
+    here: on the lent H200's torch 2.11 build any ``c10::Error`` thrown inside this extension
+    (``TORCH_CHECK``, from CPU, CUDA or catch-all kernels) ended the process, while torch's own
+    errors and a ``std::invalid_argument`` raised; the pinned torch 2.14 raises ValueError.
     """
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"dtype must be one of {SUPPORTED_DTYPES}, got {dtype}")
