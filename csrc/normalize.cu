@@ -70,18 +70,11 @@ __global__ void normalize_bwd_kernel(const RowNorm r) {
 }
 
 template <typename T, int LPR, int NV>
-__global__ void __launch_bounds__(32 * kVecWarps) normalize_vec_kernel(const RowNorm r) {
+__global__ void __launch_bounds__(kVecThreads) normalize_vec_kernel(const RowNorm r) {
   constexpr int V = kVec<T>, RPW = 32 / LPR;
   const VecPlace<LPR> at;
   uint4 raw[kVecSteps][NV];
-#pragma unroll
-  for (int s = 0; s < kVecSteps; ++s) {
-    const int64_t i = at.i0 + s * RPW;
-#pragma unroll
-    for (int v = 0; v < NV; ++v)
-      raw[s][v] = i < r.n ? __ldg(vec_row<T>(r.x, r.x_sb, r.x_sh, r.x_sn, i) + at.part + LPR * v)
-                          : make_uint4(0, 0, 0, 0);
-  }
+  load_rows<T>(at, r.x, r.x_sb, r.x_sh, r.x_sn, r.n, raw);
 #pragma unroll
   for (int s = 0; s < kVecSteps; ++s) {
     const int64_t i = at.i0 + s * RPW;
@@ -108,23 +101,17 @@ __global__ void __launch_bounds__(32 * kVecWarps) normalize_vec_kernel(const Row
 }
 
 template <typename T, int LPR, int NV>
-__global__ void __launch_bounds__(32 * kVecWarps) normalize_vec_bwd_kernel(const RowNorm r) {
+__global__ void __launch_bounds__(kVecThreads) normalize_vec_bwd_kernel(const RowNorm r) {
   constexpr int V = kVec<T>, RPW = 32 / LPR;
   const VecPlace<LPR> at;
   uint4 xr[kVecSteps][NV], gr[kVecSteps][NV];
+  load_rows<T>(at, r.x, r.x_sb, r.x_sh, r.x_sn, r.n, xr);
+  load_rows<T>(at, r.dy, r.dy_sb, r.dy_sh, r.dy_sn, r.n, gr);
   float rn[kVecSteps];
 #pragma unroll
   for (int s = 0; s < kVecSteps; ++s) {
     const int64_t i = at.i0 + s * RPW;
-    const bool ok = i < r.n;
-    rn[s] = ok ? __ldg(r.rnorm + at.bh * r.n + i) : 0.f;
-#pragma unroll
-    for (int v = 0; v < NV; ++v) {
-      const int k = at.part + LPR * v;
-      const uint4 zero = make_uint4(0, 0, 0, 0);
-      xr[s][v] = ok ? __ldg(vec_row<T>(r.x, r.x_sb, r.x_sh, r.x_sn, i) + k) : zero;
-      gr[s][v] = ok ? __ldg(vec_row<T>(r.dy, r.dy_sb, r.dy_sh, r.dy_sn, i) + k) : zero;
-    }
+    rn[s] = i < r.n ? __ldg(r.rnorm + at.bh * r.n + i) : 0.f;
   }
 #pragma unroll
   for (int s = 0; s < kVecSteps; ++s) {
@@ -157,7 +144,8 @@ __global__ void __launch_bounds__(32 * kVecWarps) normalize_vec_bwd_kernel(const
 
 template <typename T>
 cudaError_t launch(const RowNorm& r, bool backward, cudaStream_t stream) {
-  if (int64_t(r.batch) * r.heads * r.n == 0) return cudaSuccess;
+  const int64_t rows = int64_t(r.batch) * r.heads * r.n;
+  if (rows == 0) return cudaSuccess;
   const bool aligned = vector_aligned<T>(r.x, r.x_sb, r.x_sh, r.x_sn) &&
                        (!backward || vector_aligned<T>(r.dy, r.dy_sb, r.dy_sh, r.dy_sn));
   cudaError_t err = cudaSuccess;
@@ -165,14 +153,13 @@ cudaError_t launch(const RowNorm& r, bool backward, cudaStream_t stream) {
     constexpr int LPR = decltype(lpr)::value, NV = decltype(nv)::value;
     const dim3 grid = vector_grid<LPR>(r.n, r.heads, r.batch);
     if (backward) {
-      normalize_vec_bwd_kernel<T, LPR, NV><<<grid, 32 * kVecWarps, 0, stream>>>(r);
+      normalize_vec_bwd_kernel<T, LPR, NV><<<grid, kVecThreads, 0, stream>>>(r);
     } else {
-      normalize_vec_kernel<T, LPR, NV><<<grid, 32 * kVecWarps, 0, stream>>>(r);
+      normalize_vec_kernel<T, LPR, NV><<<grid, kVecThreads, 0, stream>>>(r);
     }
     err = cudaGetLastError();
   });
   if (vector) return err;
-  const int64_t rows = int64_t(r.batch) * r.heads * r.n;
   const int64_t blocks = (rows + 3) / 4;
   if (blocks > 0x7fffffff || r.dim > 32 * kMaxPerLane) return cudaErrorInvalidConfiguration;
   if (backward) {

@@ -8,24 +8,13 @@ namespace fastmax {
 namespace {
 
 template <typename T, int LPR, int NV>
-__global__ void __launch_bounds__(32 * kVecWarps) row_dot_kernel(const RowDot r) {
+__global__ void __launch_bounds__(kVecThreads) row_dot_kernel(const RowDot r) {
   constexpr int V = kVec<T>, RPW = 32 / LPR;
   const VecPlace<LPR> at;
-  const uint4* o =
-      reinterpret_cast<const uint4*>(static_cast<const T*>(r.out) + at.bh * r.n * r.dim);
+  const int64_t head_len = int64_t(r.n) * r.dim;  // out is contiguous (B, H, N, dim)
   uint4 graw[kVecSteps][NV], oraw[kVecSteps][NV];
-#pragma unroll
-  for (int s = 0; s < kVecSteps; ++s) {
-    const int64_t i = at.i0 + s * RPW;
-    const bool ok = i < r.n;
-#pragma unroll
-    for (int v = 0; v < NV; ++v) {
-      const int k = at.part + LPR * v;
-      graw[s][v] = ok ? __ldg(vec_row<T>(r.grad_out, r.g_sb, r.g_sh, r.g_sn, i) + k)
-                      : make_uint4(0, 0, 0, 0);
-      oraw[s][v] = ok ? __ldg(o + i * (r.dim / V) + k) : make_uint4(0, 0, 0, 0);
-    }
-  }
+  load_rows<T>(at, r.grad_out, r.g_sb, r.g_sh, r.g_sn, r.n, graw);
+  load_rows<T>(at, r.out, r.heads * head_len, head_len, r.dim, r.n, oraw);
 #pragma unroll
   for (int s = 0; s < kVecSteps; ++s) {
     const int64_t i = at.i0 + s * RPW;
@@ -53,7 +42,7 @@ cudaError_t launch(const RowDot& r, cudaStream_t stream) {
   visit_vector_layout<T>(r.dim, [&](auto lpr, auto nv) {
     constexpr int LPR = decltype(lpr)::value, NV = decltype(nv)::value;
     const dim3 grid = vector_grid<LPR>(r.n, r.heads, r.batch);
-    row_dot_kernel<T, LPR, NV><<<grid, 32 * kVecWarps, 0, stream>>>(r);
+    row_dot_kernel<T, LPR, NV><<<grid, kVecThreads, 0, stream>>>(r);
     err = cudaGetLastError();
   });
   return err;

@@ -30,6 +30,7 @@ __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_
 template <typename T>
 constexpr int kVec = 16 / int(sizeof(T));
 constexpr int kVecWarps = 8;  // warps per block of the vector kernels
+constexpr int kVecThreads = 32 * kVecWarps;
 constexpr int kVecSteps = 2;  // row groups per warp, all loaded before the first sum
 
 // The sum over the LPR lanes of a row group (lanes lane - lane % LPR onwards).
@@ -70,12 +71,22 @@ struct VecPlace {
   }
 };
 
-// The vectors of a row at token i of a strided tensor (strides in elements, multiples of kVec).
-template <typename T>
-__device__ __forceinline__ const uint4* vec_row(const void* base, int64_t sb, int64_t sh,
-                                                int64_t sn, int64_t i) {
-  return reinterpret_cast<const uint4*>(static_cast<const T*>(base) + int64_t(blockIdx.z) * sb +
-                                        blockIdx.y * sh + i * sn);
+// This thread's vectors of its rows at every step, from a strided tensor (strides in
+// elements, multiples of kVec); zeros past the last token. All loads are issued here, before
+// any use.
+template <typename T, int LPR, int NV>
+__device__ __forceinline__ void load_rows(const VecPlace<LPR>& at, const void* base, int64_t sb,
+                                          int64_t sh, int64_t sn, int64_t n,
+                                          uint4 (&raw)[kVecSteps][NV]) {
+  const T* head = static_cast<const T*>(base) + int64_t(blockIdx.z) * sb + blockIdx.y * sh;
+#pragma unroll
+  for (int s = 0; s < kVecSteps; ++s) {
+    const int64_t i = at.i0 + s * (32 / LPR);
+    const uint4* row = reinterpret_cast<const uint4*>(head + i * sn);
+#pragma unroll
+    for (int v = 0; v < NV; ++v)
+      raw[s][v] = i < n ? __ldg(row + at.part + LPR * v) : make_uint4(0, 0, 0, 0);
+  }
 }
 
 // Whether a tensor's rows (base, strides in elements) start on 16-byte boundaries.
