@@ -88,24 +88,51 @@ struct Shape {
   static constexpr bool SINGLE_FALLBACK = STAGES == 2 && bytes(2) > 99 * 1024;
 };
 
+// How a block of THREADS threads copies a 64-row tile of COLS columns: each thread takes one
+// fixed 16-byte column segment (SEG per row) of the rows r0, r0 + ROWS, ... (ITERS of them).
+template <typename T, int COLS, int THREADS>
+struct RowCopy {
+  static constexpr int PER = 16 / sizeof(T);  // elements per segment
+  static constexpr int SEG = COLS / PER;      // segments per row
+  static constexpr int ROWS = THREADS / SEG;  // rows per pass
+  static constexpr int ITERS = kChunk / ROWS;
+  static_assert(THREADS % SEG == 0 && kChunk % ROWS == 0, "tile shape");
+  __device__ static int first_row(int tid) { return tid / SEG; }
+  __device__ static int column(int tid) { return (tid % SEG) * PER; }
+};
+
 // Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a padded tile;
-// rows at or past n are zero-filled. Each thread copies one fixed 16-byte column segment.
+// rows at or past n are zero-filled.
 template <typename T, int COLS, int THREADS>
 __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t sn, int row0,
                                           int n, int tid) {
-  constexpr int PER = 16 / sizeof(T);
-  constexpr int SEG = COLS / PER;       // segments per row
-  constexpr int ROWS = THREADS / SEG;  // rows per pass
-  static_assert(THREADS % SEG == 0 && kChunk % ROWS == 0, "tile shape");
-  const int seg = tid % SEG, r0 = tid / SEG;
-  src += seg * PER;
-  dst += seg * PER;
+  using RC = RowCopy<T, COLS, THREADS>;
+  const int r0 = RC::first_row(tid), col = RC::column(tid);
 #pragma unroll
-  for (int it = 0; it < kChunk / ROWS; ++it) {
-    const int r = r0 + it * ROWS;
+  for (int it = 0; it < RC::ITERS; ++it) {
+    const int r = r0 + it * RC::ROWS;
     const bool ok = row0 + r < n;
-    cp_async16(dst + r * ld, src + (ok ? int64_t(row0 + r) * sn : 0), ok);
+    cp_async16(dst + r * ld + col, src + col + (ok ? int64_t(row0 + r) * sn : 0), ok);
   }
+}
+
+// x *= f for the 16 bytes at p, rounded once to the element type.
+template <typename T>
+__device__ __forceinline__ void scale16(T* p, float f) {
+  uint4 x = *reinterpret_cast<const uint4*>(p);
+  if constexpr (sizeof(T) == 2) {
+    auto* h = reinterpret_cast<__nv_bfloat162*>(&x);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 v = __bfloat1622float2(h[i]);
+      h[i] = __floats2bfloat162_rn(v.x * f, v.y * f);
+    }
+  } else {
+    auto* v = reinterpret_cast<float*>(&x);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) v[i] *= f;
+  }
+  *reinterpret_cast<uint4*>(p) = x;
 }
 
 // acc[j] += a x tile[k0 .. k0 + 15][8 (n0 + j) .. + 7] for the n-tiles j < count (at most CNT)
@@ -180,6 +207,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
   float* seg_state = p.states + (int64_t(blockIdx.x) * gridDim.y + blockIdx.y) * S::SEG_STATE;
   const int group = kBwdCols ? p.group : 1;
 
+  // DK, DV: the den of the C rows this thread copied last (see scale_own_rows).
+  using CCopy = RowCopy<T, QT, THREADS>;
+  float row_den[CCopy::ITERS];
   const T* a_base = static_cast<const T*>(p.a) + bidx * p.a_sb + ha * p.a_sh;
   auto bc_head = [&](int g) { return kBwdCols ? ha * p.group + g : ha / p.group; };
   auto stage_ptr = [&](int st) { return smem + st * S::STAGE; };
@@ -198,12 +228,20 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
                        static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
                        row0, n, tid);
     }
-    // Row scalars: den and go of the query head whose rows are a (DQ) or b, c (DK, DV).
+    // Row scalars: den (DQ) and go of the query head whose rows are a (DQ) or b, c (DK, DV).
     if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
       const int qh = KIND == kDq ? ha : hb;
       const int64_t off = (int64_t(bidx) * (KIND == kDq ? p.heads_a : p.heads_bc) + qh) * n;
       float* dst = s_scalar + st * 4 * kChunk;
-      for (int i = tid; i < 2 * kChunk; i += THREADS) {
+      if constexpr (kBwdCols) {
+        // The den of the C rows this thread copies, for scale_own_rows once they have landed.
+#pragma unroll
+        for (int it = 0; it < CCopy::ITERS; ++it) {
+          const int r = row0 + CCopy::first_row(tid) + it * CCopy::ROWS;
+          row_den[it] = r < n ? p.den[off + r] : 1.f;
+        }
+      }
+      for (int i = tid + (kBwdCols ? kChunk : 0); i < 2 * kChunk; i += THREADS) {
         const int r = i % kChunk;
         const bool ok = row0 + r < n;
         const float* src = (i < kChunk ? p.den : p.go) + (ok ? off + row0 + r : 0);
@@ -236,33 +274,40 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
 #pragma unroll
   for (int i = 0; i < NCOL; ++i) sigma_part[i] = 0.f;
 
-  // Wait for the copies of step `step`, then make them visible; prefetch step + 1 first.
-  auto arrive = [&](int step, int total, auto&& issue) {
+  // DK, DV: C rows are scaled by 1/den of their query (zero past n). Each thread scales the
+  // segments it copied itself (den: of those rows), once its own copies have landed, so no
+  // barrier is needed before the one that publishes the stage.
+  auto scale_own_rows = [&](int st, int ck, const float* den) {
+    if constexpr (kBwdCols) {
+      T* tc = stage_ptr(st) + 2 * S::TILE_A + CCopy::column(tid);
+#pragma unroll
+      for (int it = 0; it < CCopy::ITERS; ++it) {
+        const int r = CCopy::first_row(tid) + it * CCopy::ROWS;
+        scale16(tc + r * LDC, ck * kChunk + r < n ? 1.f / den[it] : 0.f);
+      }
+    }
+  };
+
+  // Wait for the copies of step `step`, then make them visible; prefetch step + 1 first. With
+  // scale_ck >= 0 (the step's chunk) the step's C rows are scaled on the way.
+  auto arrive = [&](int step, int total, int scale_ck, auto&& issue) {
+    float den[CCopy::ITERS];  // the step's row_den, before the prefetch replaces it
+    if constexpr (kBwdCols) {
+#pragma unroll
+      for (int it = 0; it < CCopy::ITERS; ++it) den[it] = row_den[it];
+    }
     if (STAGES == 2) {
       if (step + 1 < total) issue(step + 1);
       cp_async_commit();
       cp_async_wait<1>();
+      if (scale_ck >= 0) scale_own_rows(step & 1, scale_ck, den);
     } else {
       issue(step);
       cp_async_commit();
       cp_async_wait<0>();
+      if (scale_ck >= 0) scale_own_rows(0, scale_ck, row_den);
     }
     __syncthreads();
-  };
-
-  // DK, DV: C rows are scaled by 1/den of their query (zero past n).
-  auto prescale = [&](int st, int ck) {
-    if constexpr (kBwdCols) {
-      T* tc = stage_ptr(st) + 2 * S::TILE_A;
-      const float* den = s_scalar + st * 4 * kChunk;
-      for (int i = tid; i < kChunk * QT / 2; i += THREADS) {
-        const int r = i / (QT / 2), c2 = 2 * (i % (QT / 2));
-        const float f = ck * kChunk + r < n ? 1.f / den[r] : 0.f;
-        const float2 x = F::load2(tc + r * LDC + c2);
-        F::store2(tc + r * LDC + c2, x.x * f, x.y * f);
-      }
-      __syncthreads();
-    }
   };
 
   // beta of key row c of the current step (zero at or past n).
@@ -448,10 +493,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
       }
       for (int step = 0; step < total; ++step) {
         const int st = STAGES == 2 ? step & 1 : 0;
-        arrive(step, total, [&](int s2) {
+        arrive(step, total, kBwdCols ? c_begin + step / group : -1, [&](int s2) {
           load(STAGES == 2 ? s2 & 1 : 0, c_begin + s2 / group, s2 % group, false, true);
         });
-        prescale(st, c_begin + step / group);
         accumulate_state(st, c_begin + step / group);
         if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
         __syncthreads();
@@ -473,7 +517,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
     }
     for (int ck = c_begin; ck < c_begin + n_chunks; ++ck) {
       const int st = STAGES == 2 ? (ck - c_begin) & 1 : 0;
-      arrive(ck - c_begin, n_chunks,
+      arrive(ck - c_begin, n_chunks, -1,
              [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c_begin + c2, 0, true, false); });
       float out[NO][4];
 #pragma unroll
@@ -499,10 +543,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
     for (int step = 0; step < total; ++step) {
       const int st = STAGES == 2 ? step & 1 : 0;
       const int ck = chunk_of(step), g = step % group;
-      arrive(step, total, [&](int s2) {
+      arrive(step, total, kBwdCols ? ck : -1, [&](int s2) {
         load(STAGES == 2 ? s2 & 1 : 0, chunk_of(s2), s2 % group, true, true);
       });
-      prescale(st, ck);
       const T* ta = stage_ptr(st);
       const T* tb = ta + S::TILE_A;
       const T* tc = ta + 2 * S::TILE_A;
