@@ -21,16 +21,9 @@ VENV=${FASTMAX_VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 RUN_START=$SECONDS
 
-say() { echo "run.sh: $*" >&2; }
-
-# timed NAME COMMAND...: run one phase and print how long it took.
-timed() {
-    local name=$1 start=$SECONDS
-    shift
-    say "== $name"
-    "$@"
-    say "== $name: $((SECONDS - start)) s"
-}
+NAME=run.sh
+# shellcheck source=.ci/common.sh
+source .ci/common.sh # say, timed (the working directory is the repository root, cd above)
 
 # pip itself first (the venv's bundled pip may be too old for the lock), then everything.
 install_lock() {

@@ -1,4 +1,5 @@
-# Helpers shared by the CI scripts; source it after setting NAME (the prefix of every message).
+# Helpers shared by run.sh and the CI scripts; source it after setting NAME (the prefix of every
+# message).
 # shellcheck shell=bash
 
 say() { echo "$NAME: $*" >&2; }

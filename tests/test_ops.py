@@ -368,7 +368,7 @@ def test_split_where_sms_would_idle(dtype, batch, heads, n, head_dim, forward, b
 @pytest.mark.parametrize(
     ("kind", "head_dim", "gpu", "match"),
     [
-        (0, 48, H200, "head_dim must be 32, 64, 128 or 256"),
+        (0, 48, H200, r"head_dim must be one of \(32, 64, 128, 256\), got 48"),
         (4, 64, H200, "kind must be 0 to 3"),
         (0, 64, (0, *H200[1:]), "gpu must be"),
     ],

@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from fastmax.provenance import environment, file_sha256, git_state, write_json
+from fastmax.provenance import environment, file_sha256, write_json
 
 LOCAL_TASKS = Path(__file__).resolve().parent / "tasks"
 CSV_COLUMNS = ("task", "metric", "value", "stderr", "n_samples")
@@ -114,10 +114,10 @@ def checkpoint_provenance(checkpoint_dir: Path) -> dict[str, Any]:
     }
 
 
-def cache_name(checkpoint: dict[str, Any], device: str) -> str:
+def cache_name(checkpoint: dict[str, Any], device: str, code: dict[str, Any]) -> str:
     """The request-cache file stem for one checkpoint (its ``checkpoint_provenance``) on one
-    device: a digest of the checkpoint's files, the device, the code and lm-eval's version."""
-    code = git_state()
+    device: a digest of the checkpoint's files, the device, the code (a ``git_state``) and
+    lm-eval's version."""
     record = {
         "checkpoint": checkpoint["sha256"],
         "device": device,
@@ -153,12 +153,13 @@ def evaluate_checkpoint(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     manager = task_manager(tasks, include_paths)
     checkpoint = checkpoint_provenance(checkpoint_dir)
+    env = environment(EXTRA_PACKAGES)
     cache_stem = None
     if cache is not None:
         cache = Path(cache)
         if cache.exists() and not cache.is_dir():
             raise NotADirectoryError(f"--cache {str(cache)!r} exists and is not a folder")
-        cache_stem = cache / cache_name(checkpoint, str(resolve_device(device)))
+        cache_stem = cache / cache_name(checkpoint, str(resolve_device(device)), env["git"])
     results = lm_eval.simple_evaluate(
         model=MODEL_NAME,
         model_args={"checkpoint_dir": str(checkpoint_dir)},
@@ -172,7 +173,7 @@ def evaluate_checkpoint(
     )
     results = json.loads(json.dumps(results, default=handle_non_serializable))
     results["provenance"] = {
-        "environment": environment(EXTRA_PACKAGES),
+        "environment": env,
         "checkpoint": checkpoint,
         "task_folders": [str(folder.resolve()) for folder in task_folders(include_paths)],
         "request_cache": None

@@ -97,7 +97,7 @@ def split_segments(
     if kind not in range(4):
         raise ValueError(f"kind must be 0 to 3 (forward, dq, dk, dv), got {kind}")
     if head_dim not in SUPPORTED_HEAD_DIMS:
-        raise ValueError(f"head_dim must be 32, 64, 128 or 256, got {head_dim}")
+        raise ValueError(f"head_dim must be one of {SUPPORTED_HEAD_DIMS}, got {head_dim}")
     if batch < 0 or heads < 0 or n < 1:
         raise ValueError(f"need batch, heads >= 0 and n >= 1, got {batch}, {heads}, {n}")
     if len(gpu) != 3 or min(gpu) < 1:
