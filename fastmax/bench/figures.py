@@ -190,7 +190,7 @@ def _figure(table, draw):
         ]
         title = f"{PASS_LABELS.get(pass_, pass_)}, {dtype}{'' if causal else ', non-causal'}"
         if "partial" in rows and rows["partial"].any():
-            title += f" (partial run, N <= {rows['N'].max()})"
+            title += f"\n(partial run, N <= {rows['N'].max()})"
         ax.set_title(title)
         handles.update(draw(ax, rows))
         if (rows["status"] == "oom").any():
@@ -224,6 +224,7 @@ def _figure(table, draw):
         bbox_to_anchor=(0.5, 0.0),
         ncol=min(4, max(1, len(labels))),
         frameon=False,
+        handlelength=4.0,  # long enough to tell dashed from dotted and solid beside a marker
     )
     if unsupported:
         fig.text(
