@@ -25,6 +25,7 @@
 
 #include "fastmax.h"
 #include "fragments.cuh"
+#include "rows.cuh"
 
 namespace fastmax {
 
@@ -119,20 +120,12 @@ __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t 
 // x *= f for the 16 bytes at p, rounded once to the element type.
 template <typename T>
 __device__ __forceinline__ void scale16(T* p, float f) {
-  uint4 x = *reinterpret_cast<const uint4*>(p);
-  if constexpr (sizeof(T) == 2) {
-    auto* h = reinterpret_cast<__nv_bfloat162*>(&x);
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);  // one 16-byte load
+  float x[kVec<T>];
+  unpack<T>(raw, x);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float2 v = __bfloat1622float2(h[i]);
-      h[i] = __floats2bfloat162_rn(v.x * f, v.y * f);
-    }
-  } else {
-    auto* v = reinterpret_cast<float*>(&x);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) v[i] *= f;
-  }
-  *reinterpret_cast<uint4*>(p) = x;
+  for (int i = 0; i < kVec<T>; ++i) x[i] *= f;
+  *reinterpret_cast<uint4*>(p) = pack<T>(x);
 }
 
 // acc[j] += a x tile[k0 .. k0 + 15][8 (n0 + j) .. + 7] for the n-tiles j < count (at most CNT)
@@ -291,12 +284,12 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
   // Wait for the copies of step `step`, then make them visible; prefetch step + 1 first. With
   // scale_ck >= 0 (the step's chunk) the step's C rows are scaled on the way.
   auto arrive = [&](int step, int total, int scale_ck, auto&& issue) {
-    float den[CCopy::ITERS];  // the step's row_den, before the prefetch replaces it
-    if constexpr (kBwdCols) {
-#pragma unroll
-      for (int it = 0; it < CCopy::ITERS; ++it) den[it] = row_den[it];
-    }
     if (STAGES == 2) {
+      float den[CCopy::ITERS];  // the step's row_den, before the prefetch replaces it
+      if constexpr (kBwdCols) {
+#pragma unroll
+        for (int it = 0; it < CCopy::ITERS; ++it) den[it] = row_den[it];
+      }
       if (step + 1 < total) issue(step + 1);
       cp_async_commit();
       cp_async_wait<1>();
