@@ -442,7 +442,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
   // Finish rows of this warp: fs_r * (out + alpha_r sigma), stored in the element type.
   auto epilogue = [&](int st, int ck, float (*out)[4]) {
     const float* sc = s_scalar + st * 4 * kChunk;
-    T* o_base = static_cast<T*>(p.out) + (int64_t(bidx) * p.heads_a + ha) * int64_t(n) * p.dim + q0;
+    T* o_base = static_cast<T*>(p.out) + bidx * p.o_sb + ha * p.o_sh + q0;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int r = 16 * rs + g8 + 8 * half;
@@ -467,7 +467,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const
 #pragma unroll
       for (int j = 0; j < NDW; ++j) {
         const int col = 8 * (o_n0 + j) + 2 * t4;
-        F::store2(o_base + int64_t(row) * p.dim + col,
+        F::store2(o_base + row * p.o_sn + col,
                   fs * (out[j][2 * half] + alpha * s_sigma[col]),
                   fs * (out[j][2 * half + 1] + alpha * s_sigma[col + 1]));
       }

@@ -39,7 +39,8 @@ struct Params {
   int64_t a_sb, a_sh, a_sn;  // element strides of a over batch, head, token
   int64_t b_sb, b_sh, b_sn;
   int64_t c_sb, c_sh, c_sn;
-  void* out;                 // contiguous (batch, heads_a, n, dim)
+  void* out;                 // (batch, heads_a, n, dim), unit stride over dim
+  int64_t o_sb, o_sh, o_sn;  // element strides of out over batch, head, token
   float* den_out;            // FWD: contiguous (batch, heads_a, n)
   const float* den;          // DQ/DK/DV: contiguous (batch, query heads, n)
   const float* go;           // DQ/DK/DV: contiguous (batch, query heads, n)
@@ -103,12 +104,13 @@ constexpr cudaError_t kErrSharedMemory = cudaErrorNotSupported;
 cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 
-// go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; out is contiguous (B, H, N, dim),
-// grad_out has the given element strides over batch, head and token.
+// go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; grad_out and out (B, H, N, dim)
+// have the given element strides over batch, head and token.
 struct RowDot {
   const void* grad_out;
   int64_t g_sb, g_sh, g_sn;
   const void* out;
+  int64_t o_sb, o_sh, o_sn;
   float* go;
   int batch, heads, n, dim;
 };

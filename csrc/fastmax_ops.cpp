@@ -76,6 +76,22 @@ void set_roles(Params& p, const at::Tensor& a, const at::Tensor& b, const at::Te
   p.c_sb = c.stride(0), p.c_sh = c.stride(1), p.c_sn = c.stride(2);
 }
 
+// An uninitialised (batch, heads, n, dim) tensor laid out like `like`: token-major (memory order
+// batch, token, head, dim) when like's heads lie closer in memory than its tokens (a transposed
+// view of a (batch, token, head, dim) tensor, as LitGPT passes v), else contiguous. A model
+// that reshapes the attention's output, or the gradient of such a view, back to (batch, token,
+// heads x dim) then needs no copy.
+at::Tensor empty_like_layout(const at::Tensor& like, int64_t b, int64_t h, int64_t n, int64_t d,
+                             const at::TensorOptions& options) {
+  if (like.stride(1) < like.stride(2)) return at::empty({b, n, h, d}, options).transpose(1, 2);
+  return at::empty({b, h, n, d}, options);
+}
+
+void set_out(Params& p, const at::Tensor& out) {
+  p.out = out.data_ptr();
+  p.o_sb = out.stride(0), p.o_sh = out.stride(1), p.o_sn = out.stride(2);
+}
+
 // Whether passes may split their sequence across blocks (FASTMAX_SEQUENCE_SPLIT=0: never, to
 // compare against the unsplit kernels).
 bool split_allowed() {
@@ -124,11 +140,11 @@ std::tuple<at::Tensor, at::Tensor> fwd(const at::Tensor& q, const at::Tensor& k,
   const c10::cuda::CUDAGuard guard(q.device());
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
-  at::Tensor out = at::empty({b, h, n, d}, qk.options());
+  at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
   at::Tensor den = at::empty({b, h, n}, q.options().dtype(at::kFloat));
   Params p = base_params(q, k, a0, a1, allow_tf32);
   set_roles(p, qk, kk, vk);
-  p.out = out.data_ptr();
+  set_out(p, out);
   p.den_out = den.data_ptr<float>();
   p.heads_a = static_cast<int>(h);
   p.heads_bc = static_cast<int>(k.size(1));
@@ -158,22 +174,23 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const at::Tensor gk = kernel_view(grad_out);
-  const at::Tensor ok = kernel_view(out).contiguous();
+  const at::Tensor ok = kernel_view(out);
   const at::Tensor dn = den.contiguous();
   const at::ScalarType st = qk.scalar_type();
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3), hkv = k.size(1);
 
   at::Tensor go = at::empty({b, h, n}, q.options().dtype(at::kFloat));
-  RowDot r{gk.data_ptr(), gk.stride(0), gk.stride(1), gk.stride(2), ok.data_ptr(),
+  RowDot r{gk.data_ptr(),        gk.stride(0),        gk.stride(1),        gk.stride(2),
+           ok.data_ptr(),        ok.stride(0),        ok.stride(1),        ok.stride(2),
            go.data_ptr<float>(), static_cast<int>(b), static_cast<int>(h),
-           static_cast<int>(n), static_cast<int>(d)};
+           static_cast<int>(n),  static_cast<int>(d)};
   const cudaError_t err = st == at::kFloat ? launch_row_dot_f32(r, stream)
                                            : launch_row_dot_bf16(r, stream);
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 
-  at::Tensor dq = at::empty({b, h, n, d}, qk.options());
-  at::Tensor dk = at::empty({b, hkv, n, d}, qk.options());
-  at::Tensor dv = at::empty({b, hkv, n, d}, qk.options());
+  at::Tensor dq = empty_like_layout(q, b, h, n, d, qk.options());
+  at::Tensor dk = empty_like_layout(k, b, hkv, n, d, qk.options());
+  at::Tensor dv = empty_like_layout(v, b, hkv, n, d, qk.options());
   Params p = base_params(q, k, a0, a1, allow_tf32);
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
@@ -192,18 +209,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
   Params pq = p;
   pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
   set_roles(pq, gk, vk, kk);
-  pq.out = dq.data_ptr();
+  set_out(pq, dq);
   const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
 
   Params pk = p;
   pk.heads_a = static_cast<int>(hkv), pk.heads_bc = static_cast<int>(h);
   set_roles(pk, vk, gk, qk);
-  pk.out = dk.data_ptr();
+  set_out(pk, dk);
   const at::Tensor states_k = run_pass(kDk, causal, pk, q, st, side_k.stream());
 
   Params pv = pk;
   set_roles(pv, kk, qk, gk);
-  pv.out = dv.data_ptr();
+  set_out(pv, dv);
   const at::Tensor states_v = run_pass(kDv, causal, pv, q, st, side_v.stream());
 
   at::cuda::CUDAEvent k_done, v_done;

@@ -11,10 +11,9 @@ template <typename T, int LPR, int NV>
 __global__ void __launch_bounds__(kVecThreads) row_dot_kernel(const RowDot r) {
   constexpr int V = kVec<T>, RPW = 32 / LPR;
   const VecPlace<LPR> at;
-  const int64_t head_len = int64_t(r.n) * r.dim;  // out is contiguous (B, H, N, dim)
   uint4 graw[kVecSteps][NV], oraw[kVecSteps][NV];
   load_rows<T>(at, r.grad_out, r.g_sb, r.g_sh, r.g_sn, r.n, graw);
-  load_rows<T>(at, r.out, r.heads * head_len, head_len, r.dim, r.n, oraw);
+  load_rows<T>(at, r.out, r.o_sb, r.o_sh, r.o_sn, r.n, oraw);
 #pragma unroll
   for (int s = 0; s < kVecSteps; ++s) {
     const int64_t i = at.i0 + s * RPW;
@@ -36,7 +35,7 @@ template <typename T>
 cudaError_t launch(const RowDot& r, cudaStream_t stream) {
   if (int64_t(r.batch) * r.heads * r.n == 0) return cudaSuccess;
   if (!vector_aligned<T>(r.grad_out, r.g_sb, r.g_sh, r.g_sn) ||
-      !vector_aligned<T>(r.out, 0, 0, r.dim))
+      !vector_aligned<T>(r.out, r.o_sb, r.o_sh, r.o_sn))
     return cudaErrorInvalidValue;
   cudaError_t err = cudaErrorInvalidValue;
   visit_vector_layout<T>(r.dim, [&](auto lpr, auto nv) {

@@ -262,6 +262,8 @@ def test_opcheck_registrations():
     """torch.library's own checks of schema, fake kernel and autograd registration."""
     q, k, v = (torch.randn(1, 4, 70, 32, device="cuda") for _ in "qkv")
     torch.library.opcheck(torch.ops.fastmax.fwd, (q, k[:, :2], v[:, :2], True, 1.0, 1.0, False))
+    token_major = [t.transpose(1, 2).contiguous().transpose(1, 2) for t in (q, k, v)]
+    torch.library.opcheck(torch.ops.fastmax.fwd, (*token_major, False, 1.0, 1.0, False))
     out, den = torch.ops.fastmax.fwd(q, k, v, False, 1.0, 1.0, False)
     torch.library.opcheck(
         torch.ops.fastmax.bwd,
@@ -270,6 +272,52 @@ def test_opcheck_registrations():
     )
     x = torch.randn(2, 3, 50, 64, device="cuda", dtype=torch.bfloat16)
     torch.library.opcheck(torch.ops.fastmax.token_normalize, (x, 1e-6))
+
+
+@pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
+@pytest.mark.parametrize("token_major", [True, False])
+def test_output_layouts_follow_the_inputs_in_shape_functions(token_major):
+    """The op's shape functions (what torch.compile traces with) lay out out, dq, dk and dv like
+    v, q, k and v: token-major for transposed views of (batch, token, head, dim) tensors."""
+
+    def make(heads: int) -> torch.Tensor:
+        if token_major:
+            return torch.empty(2, 50, heads, 64, device="meta").transpose(1, 2)
+        return torch.empty(2, heads, 50, 64, device="meta")
+
+    q, k, v = make(4), make(2), make(2)
+    out, den = torch.ops.fastmax.fwd(q, k, v, True, 1.0, 1.0, False)
+    grads = torch.ops.fastmax.bwd(out, q, k, v, out, den, True, 1.0, 1.0, False)
+    for got in (out, *grads):
+        assert got.transpose(1, 2).is_contiguous() == token_major
+        assert got.is_contiguous() != token_major
+    assert [tuple(t.shape) for t in (out, *grads)] == [(2, 4, 50, 64), (2, 4, 50, 64)] + [
+        (2, 2, 50, 64)
+    ] * 2
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_token_major_inputs_give_token_major_outputs(dtype):
+    """LitGPT passes v, and takes the output and dv back, as transposed views of (batch, token,
+    head, dim) tensors: the op returns out and the gradients in their inputs' layout, so
+    reshaping them back costs no copy, with the values of contiguous inputs."""
+    gen = torch.Generator().manual_seed(7)
+    base = torch.nn.functional.normalize(torch.randn(2, 300, 3, 4, 64, generator=gen), dim=-1)
+    q, k, v = (base.to("cuda", DTYPES[dtype])[:, :, i].transpose(1, 2) for i in range(3))
+    grad = torch.randn(2, 300, 4, 64, generator=gen).to("cuda", DTYPES[dtype]).transpose(1, 2)
+    options = (True, 1.0, 1.0, False)
+    out, den = torch.ops.fastmax.fwd(q, k, v, *options)
+    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *options)
+    dense = [t.contiguous() for t in (q, k, v)]
+    dense_out, dense_den = torch.ops.fastmax.fwd(*dense, *options)
+    dense_grads = torch.ops.fastmax.bwd(grad.contiguous(), *dense, dense_out, dense_den, *options)
+    assert torch.equal(den, dense_den)
+    for got, want in zip((out, *grads), (dense_out, *dense_grads), strict=True):
+        assert got.transpose(1, 2).is_contiguous() and want.is_contiguous()
+        assert torch.equal(got, want)
+    assert out.transpose(1, 2).reshape(2, 300, 4 * 64).data_ptr() == out.data_ptr()
 
 
 def _rows(x: torch.Tensor, layout: str) -> torch.Tensor:

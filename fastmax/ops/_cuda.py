@@ -11,7 +11,10 @@
     fastmax::split_segments(dtype, kind, batch, heads, n, head_dim, sms, smem_per_sm,
                             smem_per_block) -> int  (sequence split plan)
 
-``den`` is the float32 denominator of every query, kept for the backward pass. ``allow_tf32``
+``den`` is the float32 denominator of every query, kept for the backward pass. ``out`` takes
+``v``'s layout and each gradient its input's: token-major (memory order batch, token, head,
+dim) for a transposed view of a (batch, token, head, dim) tensor, as LitGPT's attention passes
+them, so reshaping back to (batch, token, heads x dim) is a view; contiguous otherwise. ``allow_tf32``
 (float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
 default) keeps float32 accuracy with three TF32 products per step, anything else uses one.
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
@@ -119,15 +122,26 @@ def token_normalize(x: torch.Tensor, eps: float) -> torch.Tensor:
     return y
 
 
+def _empty_like_layout(like: torch.Tensor, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    """An empty (batch, heads, n, dim) tensor laid out as the kernels lay out their outputs:
+    token-major when ``like`` is a transposed view of a (batch, token, head, dim) tensor (its
+    heads closer in memory than its tokens), else contiguous (``empty_like_layout`` in
+    ``csrc/fastmax_ops.cpp``)."""
+    b, h, n, d = shape
+    if like.stride(1) < like.stride(2):
+        return like.new_empty((b, n, h, d), dtype=dtype).transpose(1, 2)
+    return like.new_empty((b, h, n, d), dtype=dtype)
+
+
 def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32):
     b, h, n, _ = q.shape
-    out = q.new_empty((b, h, n, v.shape[3]))
+    out = _empty_like_layout(v, (b, h, n, v.shape[3]), q.dtype)
     den = q.new_empty((b, h, n), dtype=torch.float32)
     return out, den
 
 
 def _fake_bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32):
-    return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+    return tuple(_empty_like_layout(t, t.shape, q.dtype) for t in (q, k, v))
 
 
 def _fake_normalize(x, eps):
