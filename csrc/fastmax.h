@@ -84,8 +84,8 @@ struct GpuLimits {
 };
 
 // Segments per sequence (1: unsplit) for a pass over batch x heads x n tokens of head dim dim:
-// only when the blocks (batch x heads x column tiles) fill at most half the SMs, then enough for
-// two waves of the blocks an SM holds at once, each segment at least 8 chunks long.
+// only when the blocks (batch x heads x column tiles) fill at most half the SMs, then as many as
+// fit in two waves of the blocks an SM holds at once, each segment at least 8 chunks long.
 int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int dim,
                    const GpuLimits& gpu);
 

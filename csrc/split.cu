@@ -19,7 +19,10 @@ constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about o
 // The same for a forward cut for two blocks per SM: measured slower below 32-chunk segments
 // (N = 1024, 2048 at the paper's shape, launch-bound), faster from N = 4096.
 constexpr int kMinForwardSegmentChunks = 32;
-constexpr int kWaves = 2;             // blocks wanted: this many times what the SMs hold at once
+// Blocks wanted: at most this many times what the SMs hold at once. Rounding the segments up
+// instead would start a last, nearly empty wave: at micro-batch 1, context 32768, 17 segments
+// make 544 blocks for 528 places, a third wave of 16 blocks.
+constexpr int kWaves = 2;
 
 // One thread per float of a block's state, walking its segments. The values are read in
 // batches of kCombineBatch independent loads before the batch's stores, so the thread waits on
@@ -81,8 +84,7 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
     return bytes < size_t(gpu.smem_per_sm) ? int64_t(gpu.smem_per_sm / bytes) : 1;
   });
   if (!half_idle && per_sm < 2) return 1;
-  const int64_t wanted =
-      half_idle ? (kWaves * per_sm * gpu.sms + blocks - 1) / blocks : 2 * gpu.sms / blocks;
+  const int64_t wanted = (half_idle ? kWaves * per_sm * gpu.sms : 2 * gpu.sms) / blocks;
   const int64_t most =
       ((n + kChunk - 1) / kChunk) / (half_idle ? kMinSegmentChunks : kMinForwardSegmentChunks);
   const int64_t segments = wanted < most ? wanted : most;

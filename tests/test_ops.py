@@ -392,10 +392,10 @@ BF16, F32 = torch.bfloat16, torch.float32
     [
         (BF16, 4, 16, 65536, 128, 2, 1),  # the paper's shape, 128 blocks: forward two per SM
         (F32, 4, 16, 65536, 128, 1, 1),  # the same in float32: blocks of 8 warps, one per SM
-        (BF16, 4, 16, 65536, 64, 13, 13),  # 64 blocks, 3 per SM: two waves of 396
-        (F32, 4, 16, 65536, 64, 5, 5),  # float32 tiles: 1 block per SM
+        (BF16, 4, 16, 65536, 64, 12, 12),  # 64 blocks, 3 per SM: within two waves of 396
+        (F32, 4, 16, 65536, 64, 4, 4),  # float32 tiles: 1 block per SM
         (BF16, 1, 16, 8192, 128, 16, 16),  # Pythia-1.4B training at micro-batch 1, 8-chunk segments
-        (BF16, 1, 16, 32768, 128, 17, 17),  # the same at context 32768: 32 blocks, 2 per SM
+        (BF16, 1, 16, 32768, 128, 16, 16),  # the same at 32768: 32 blocks, 2 per SM, not 17
         (BF16, 1, 16, 960, 128, 1, 1),  # 15 chunks: too short to split
         (BF16, 1, 66, 65536, 32, 24, 24),  # 66 blocks: half the SMs idle, split (6 per SM)
         (BF16, 1, 67, 65536, 32, 3, 1),  # 67 blocks: more than half busy, forward two per SM
