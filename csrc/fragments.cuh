@@ -146,15 +146,18 @@ struct Frag<float> {
   static constexpr int ld(int cols) { return cols + 4; }
   static constexpr int ld_state(int cols) { return cols + ((8 - cols) % 16 + 16) % 16; }
 
+  // ldmatrix reads an 8 x 8 matrix of 16-bit values as 8 rows of 4 floats, thread (g, t)
+  // receiving row g, float t: four of them make one k8 half of an A fragment or two n-tiles'
+  // halves of B. Row strides of 4 (mod 8) words keep the eight rows' 16 bytes in distinct
+  // banks. (The transposed loads stay scalar: ldmatrix transposes 16-bit values.)
   __device__ static void load_a(A& f, const T* tile, int ld, int m0, int k0, int lane) {
-    const int g = lane >> 2, t = lane & 3;
+    const int j = lane >> 3, r = lane & 7;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const T* p = tile + (m0 + g) * ld + k0 + 8 * h + t;
-      f.x[4 * h + 0] = p[0];
-      f.x[4 * h + 1] = p[8 * ld];
-      f.x[4 * h + 2] = p[4];
-      f.x[4 * h + 3] = p[8 * ld + 4];
+      uint32_t x[4];
+      ldsm_x4(x, tile + (m0 + r + (j & 1) * 8) * ld + k0 + 8 * h + (j >> 1) * 4);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) f.x[4 * h + i] = __uint_as_float(x[i]);
     }
   }
   __device__ static void load_a_t(A& f, const T* tile, int ld, int m0, int k0, int lane) {
@@ -169,14 +172,15 @@ struct Frag<float> {
     }
   }
   __device__ static void load_b2(B& f0, B& f1, const T* tile, int ld, int n0, int k0, int lane) {
-    const int g = lane >> 2, t = lane & 3;
+    const int j = lane >> 3, r = lane & 7;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const T* p = tile + (n0 + g) * ld + k0 + 8 * h + t;
-      f0.x[2 * h + 0] = p[0];
-      f0.x[2 * h + 1] = p[4];
-      f1.x[2 * h + 0] = p[8 * ld];
-      f1.x[2 * h + 1] = p[8 * ld + 4];
+      uint32_t x[4];
+      ldsm_x4(x, tile + (n0 + r + (j >> 1) * 8) * ld + k0 + 8 * h + (j & 1) * 4);
+      f0.x[2 * h + 0] = __uint_as_float(x[0]);
+      f0.x[2 * h + 1] = __uint_as_float(x[1]);
+      f1.x[2 * h + 0] = __uint_as_float(x[2]);
+      f1.x[2 * h + 1] = __uint_as_float(x[3]);
     }
   }
   __device__ static void load_bt1(B& f, const T* tile, int ld, int n0, int k0, int lane) {
