@@ -14,9 +14,10 @@
 ``den`` is the float32 denominator of every query, kept for the backward pass. ``out`` takes
 ``v``'s layout and each gradient its input's: token-major (memory order batch, token, head,
 dim) for a transposed view of a (batch, token, head, dim) tensor, as LitGPT's attention passes
-them, so reshaping back to (batch, token, heads x dim) is a view; contiguous otherwise. ``allow_tf32``
-(float32 inputs only) follows ``torch.get_float32_matmul_precision()``: "highest" (PyTorch's
-default) keeps float32 accuracy with three TF32 products per step, anything else uses one.
+them, so reshaping back to (batch, token, heads x dim) is a view; contiguous otherwise.
+``allow_tf32`` (float32 inputs only) follows ``torch.get_float32_matmul_precision()``:
+"highest" (PyTorch's default) keeps float32 accuracy with three TF32 products per step,
+anything else uses one.
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
 formula, so the op is one node in a compiled graph. When the extension was not built,
 :func:`extension_loaded` is False and :func:`extension_error` says why.
