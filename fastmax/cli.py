@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("fastmax.correctness", "correctness matrix of every backend against float64"),
     "bench": ("fastmax.bench.sweep", "time and memory sweep of attention methods (CSV)"),
     "plot": ("fastmax.bench.figures", "figures from a bench CSV (time, memory, speedup)"),
+    "targets": ("fastmax.bench.targets", "issue 9's kernel targets checked case by case"),
     "profile-movement": (
         "fastmax.bench.movement",
         "split Fastmax time into compute and data movement",
