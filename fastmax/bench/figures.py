@@ -43,16 +43,21 @@ OOM_BAND = 0.1  # top fraction of a panel kept free of data for them
 OOM_LABEL = "out of memory (x at top)"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Command-line options of ``fastmax plot``."""
+def add_sweep_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """``--csv`` (the bench CSVs ``read_sweeps`` reads) and ``--out`` (a folder, ``out_help``)."""
     parser.add_argument(
         "--csv",
         required=True,
         nargs="+",
         help="bench.csv files written by fastmax bench (several: parts of one sweep, e.g. "
-        "one dtype per GPU), each with its environment.json beside it",
+        "one dtype per GPU or one head_dim each), each with its environment.json beside it",
     )
-    parser.add_argument("--out", required=True, help="folder for the figures")
+    parser.add_argument("--out", required=True, help=out_help)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Command-line options of ``fastmax plot``."""
+    add_sweep_arguments(parser, "folder for the figures")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,11 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fastmax.bench.figures import LINEAR_BASELINE, TARGET_SPEEDUP, read_sweeps
+from fastmax.bench.figures import (
+    LINEAR_BASELINE,
+    TARGET_SPEEDUP,
+    add_sweep_arguments,
+    read_sweeps,
+)
 
 FASTMAX = "fastmax_cuda"
 SDPA = "sdpa_flash"
@@ -65,14 +71,7 @@ class Check:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line options of ``fastmax targets``."""
-    parser.add_argument(
-        "--csv",
-        required=True,
-        nargs="+",
-        help="bench.csv files of the kernel-targets sweep (e.g. one per head_dim), each with its "
-        "environment.json beside it",
-    )
-    parser.add_argument("--out", required=True, help="folder for targets.{csv,json,md}")
+    add_sweep_arguments(parser, "folder for targets.{csv,json,md}")
     parser.add_argument(
         "--copy-tbps",
         type=float,
@@ -105,6 +104,30 @@ def _median(table: Any, method: str, key: dict[str, Any]) -> tuple[float | None,
     return float(row["median_ms"]), ""
 
 
+def _peer_check(
+    table: Any,
+    target: str,
+    peer: str,
+    key: dict[str, Any],
+    case: dict[str, Any],
+    ms: float,
+    limit: float,
+    met: Callable[[float], bool],
+) -> Check:
+    """Fastmax's case against ``peer``'s in the same run: the peer's time over Fastmax's."""
+    peer_ms, why = _median(table, peer, key)
+    ratio = peer_ms / ms if peer_ms is not None else None
+    return Check(
+        target,
+        **case,
+        value=ratio,
+        limit=limit,
+        unit=f"x faster than {peer}",
+        met=None if ratio is None else met(ratio),
+        note=why,
+    )
+
+
 def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
     """Every check of every Fastmax CUDA case of ``table`` (the rows of ``read_sweeps``)."""
     ours = table[(table["method"] == FASTMAX) & (table["status"] == "ok")]
@@ -121,22 +144,23 @@ def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
             N=int(row["N"]),
         )
         ms = float(row["median_ms"])
-        fla, why = _median(table, LINEAR_BASELINE, key)
-        ratio = fla / ms if fla is not None else None
+        # bytes of one (B, H, N, D) tensor: q, k, v, o, dO and each gradient
+        tensor = int(row["B"]) * int(row["H"]) * case["N"] * case["D"]
+        tensor *= ELEMENT_BYTES[case["dtype"]]
         checks.append(
-            Check(
+            _peer_check(
+                table,
                 "2x fla",
-                **case,
-                value=ratio,
-                limit=TARGET_SPEEDUP,
-                unit=f"x faster than {LINEAR_BASELINE}",
-                met=None if ratio is None else ratio >= TARGET_SPEEDUP,
-                note=why,
+                LINEAR_BASELINE,
+                key,
+                case,
+                ms,
+                TARGET_SPEEDUP,
+                lambda ratio: ratio >= TARGET_SPEEDUP,
             )
         )
         if all(case[k] == v for k, v in FLOOR_CASE.items()):
-            tensor = int(row["B"]) * int(row["H"]) * case["N"] * case["D"]
-            moved = 4 * tensor * ELEMENT_BYTES[case["dtype"]]
+            moved = 4 * tensor
             if case["pass_"] == "fwd_bwd":
                 moved *= 3
             limit = FLOOR_FACTOR * moved / (copy_tbps * 1e12) * 1e3
@@ -150,23 +174,13 @@ def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
             and case["causal"]
             and case["N"] >= SDPA_FROM_N
         ):
-            sdpa, why = _median(table, SDPA, key)
-            ratio = sdpa / ms if sdpa is not None else None
             checks.append(
-                Check(
-                    "faster than SDPA",
-                    **case,
-                    value=ratio,
-                    limit=1.0,
-                    unit=f"x faster than {SDPA}",
-                    met=None if ratio is None else ratio > 1.0,
-                    note=why,
+                _peer_check(
+                    table, "faster than SDPA", SDPA, key, case, ms, 1.0, lambda ratio: ratio > 1.0
                 )
             )
         peak = row["peak_mem_bytes"]
         if case["pass_"] == "fwd_bwd" and not (isinstance(peak, float) and math.isnan(peak)):
-            tensor = int(row["B"]) * int(row["H"]) * case["N"] * case["D"]
-            tensor *= ELEMENT_BYTES[case["dtype"]]
             ratio = (4 * tensor + float(peak)) / (8 * tensor)
             checks.append(
                 Check(
