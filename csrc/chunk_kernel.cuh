@@ -87,6 +87,15 @@ struct Shape {
   // The single-stage variant is also built where two stages exceed 99 KB, the smallest per-block
   // limit of the targeted GPUs (sm_86, sm_89), so those GPUs fall back to it at run time.
   static constexpr bool SINGLE_FALLBACK = STAGES == 2 && bytes(2) > 99 * 1024;
+  // The register budget, as __launch_bounds__'s blocks per SM: for bfloat16's two-stage
+  // kernels the blocks that shared memory allows on an H200 SM (228 KB, 1 KB reserved per
+  // block), at most three, so that registers do not cost a resident block; one for float32
+  // (eight warps, one block by shared memory from head_dim 64) and for the single-stage
+  // fallbacks of GPUs with 100 KB per SM.
+  static constexpr int min_blocks(int stages) {
+    const int by_smem = int((228 * 1024) / (bytes(2) + 1024));
+    return sizeof(T) == 2 && stages == 2 ? (by_smem < 3 ? (by_smem < 1 ? 1 : by_smem) : 3) : 1;
+  }
 };
 
 // How a block of THREADS threads copies a 64-row tile of COLS columns: each thread takes one
@@ -165,7 +174,8 @@ __device__ __forceinline__ void mma_tiles(float (*acc)[4], const typename F::A& 
 }
 
 template <typename T, int P, int KIND, int MODE, int STAGES>
-__global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS) chunk_kernel(const Params p) {
+__global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>::min_blocks(STAGES))
+    chunk_kernel(const Params p) {
   using F = Frag<T>;
   using S = Shape<T, P, KIND>;
   constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT, LDP = S::LDP, LDC = S::LDC, LDS = S::LDS;
