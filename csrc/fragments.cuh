@@ -136,12 +136,19 @@ struct Frag<__nv_bfloat16> {
 template <>
 struct Frag<float> {
   using T = float;
+  // Fragments hold each value's high and low TF32 parts, split once where the fragment is made:
+  // an A fragment serves a whole row of n-tiles, so splitting in mma() repeated its 24
+  // conversions and subtractions for every product.
   struct A {
-    float x[8];  // two k8 halves of {(g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4)}
+    uint32_t hi[8], lo[8];  // two k8 halves of {(g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4)}
   };
   struct B {
-    float x[4];  // two k8 halves of {(k = t, n = g), (k = t + 4, n = g)}
+    uint32_t hi[4], lo[4];  // two k8 halves of {(k = t, n = g), (k = t + 4, n = g)}
   };
+  __device__ static void put(uint32_t* hi, uint32_t* lo, int i, float x) {
+    hi[i] = to_tf32(x);
+    lo[i] = to_tf32(x - __uint_as_float(hi[i]));
+  }
 
   static constexpr int ld(int cols) { return cols + 4; }
   static constexpr int ld_state(int cols) { return cols + ((8 - cols) % 16 + 16) % 16; }
@@ -157,7 +164,7 @@ struct Frag<float> {
       uint32_t x[4];
       ldsm_x4(x, tile + (m0 + r + (j & 1) * 8) * ld + k0 + 8 * h + (j >> 1) * 4);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) f.x[4 * h + i] = __uint_as_float(x[i]);
+      for (int i = 0; i < 4; ++i) put(f.hi, f.lo, 4 * h + i, __uint_as_float(x[i]));
     }
   }
   __device__ static void load_a_t(A& f, const T* tile, int ld, int m0, int k0, int lane) {
@@ -165,10 +172,10 @@ struct Frag<float> {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const T* p = tile + (k0 + 8 * h + t) * ld + m0 + g;
-      f.x[4 * h + 0] = p[0];
-      f.x[4 * h + 1] = p[8];
-      f.x[4 * h + 2] = p[4 * ld];
-      f.x[4 * h + 3] = p[4 * ld + 8];
+      put(f.hi, f.lo, 4 * h + 0, p[0]);
+      put(f.hi, f.lo, 4 * h + 1, p[8]);
+      put(f.hi, f.lo, 4 * h + 2, p[4 * ld]);
+      put(f.hi, f.lo, 4 * h + 3, p[4 * ld + 8]);
     }
   }
   __device__ static void load_b2(B& f0, B& f1, const T* tile, int ld, int n0, int k0, int lane) {
@@ -177,10 +184,10 @@ struct Frag<float> {
     for (int h = 0; h < 2; ++h) {
       uint32_t x[4];
       ldsm_x4(x, tile + (n0 + r + (j >> 1) * 8) * ld + k0 + 8 * h + (j & 1) * 4);
-      f0.x[2 * h + 0] = __uint_as_float(x[0]);
-      f0.x[2 * h + 1] = __uint_as_float(x[1]);
-      f1.x[2 * h + 0] = __uint_as_float(x[2]);
-      f1.x[2 * h + 1] = __uint_as_float(x[3]);
+      put(f0.hi, f0.lo, 2 * h + 0, __uint_as_float(x[0]));
+      put(f0.hi, f0.lo, 2 * h + 1, __uint_as_float(x[1]));
+      put(f1.hi, f1.lo, 2 * h + 0, __uint_as_float(x[2]));
+      put(f1.hi, f1.lo, 2 * h + 1, __uint_as_float(x[3]));
     }
   }
   __device__ static void load_bt1(B& f, const T* tile, int ld, int n0, int k0, int lane) {
@@ -188,8 +195,8 @@ struct Frag<float> {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const T* p = tile + (k0 + 8 * h + t) * ld + n0 + g;
-      f.x[2 * h + 0] = p[0];
-      f.x[2 * h + 1] = p[4 * ld];
+      put(f.hi, f.lo, 2 * h + 0, p[0]);
+      put(f.hi, f.lo, 2 * h + 1, p[4 * ld]);
     }
   }
   __device__ static void load_bt2(B& f0, B& f1, const T* tile, int ld, int n0, int k0, int lane) {
@@ -203,8 +210,8 @@ struct Frag<float> {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const T* p = tile + (k0 + 8 * h + 2 * t) * ld + n0 + g;
-      f.x[2 * h + 0] = p[0];
-      f.x[2 * h + 1] = p[ld];
+      put(f.hi, f.lo, 2 * h + 0, p[0]);
+      put(f.hi, f.lo, 2 * h + 1, p[ld]);
     }
   }
   __device__ static void load_bt2_perm(B& f0, B& f1, const T* tile, int ld, int n0, int k0,
@@ -213,27 +220,18 @@ struct Frag<float> {
     load_bt1_perm(f1, tile, ld, n0 + 8, k0, lane);
   }
   __device__ static void a_from_acc(A& f, const float* c0, const float* c1) {
-    f.x[0] = c0[0], f.x[1] = c0[2], f.x[2] = c0[1], f.x[3] = c0[3];
-    f.x[4] = c1[0], f.x[5] = c1[2], f.x[6] = c1[1], f.x[7] = c1[3];
+    const float x[8] = {c0[0], c0[2], c0[1], c0[3], c1[0], c1[2], c1[1], c1[3]};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) put(f.hi, f.lo, i, x[i]);
   }
   __device__ static void mma(float* d, const A& a, const B& b, int split) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      uint32_t ah[4], bh[2];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) ah[i] = to_tf32(a.x[4 * h + i]);
-#pragma unroll
-      for (int i = 0; i < 2; ++i) bh[i] = to_tf32(b.x[2 * h + i]);
       if (split) {
-        uint32_t al[4], bl[2];
-#pragma unroll
-        for (int i = 0; i < 4; ++i) al[i] = to_tf32(a.x[4 * h + i] - __uint_as_float(ah[i]));
-#pragma unroll
-        for (int i = 0; i < 2; ++i) bl[i] = to_tf32(b.x[2 * h + i] - __uint_as_float(bh[i]));
-        mma_tf32(d, al, bh);
-        mma_tf32(d, ah, bl);
+        mma_tf32(d, a.lo + 4 * h, b.hi + 2 * h);
+        mma_tf32(d, a.hi + 4 * h, b.lo + 2 * h);
       }
-      mma_tf32(d, ah, bh);
+      mma_tf32(d, a.hi + 4 * h, b.hi + 2 * h);
     }
   }
 
