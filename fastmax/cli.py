@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("fastmax.bench.sweep", "time and memory sweep of attention methods (CSV)"),
     "plot": ("fastmax.bench.figures", "figures from a bench CSV (time, memory, speedup)"),
     "targets": ("fastmax.bench.targets", "issue 9's kernel targets checked case by case"),
+    "bitwise": ("fastmax.bench.bitwise", "the op's outputs and gradients compared bit for bit"),
     "profile-movement": (
         "fastmax.bench.movement",
         "split Fastmax time into compute and data movement",

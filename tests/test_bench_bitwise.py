@@ -1,0 +1,71 @@
+"""``fastmax bitwise``: snapshots of the op's outputs and gradients, compared bit for bit."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from fastmax.bench.bitwise import SMALL_CASES, compare, snapshot
+from fastmax.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_snapshot():
+    return snapshot(SMALL_CASES, "cpu", backend="torch")
+
+
+def test_snapshot_holds_out_and_the_gradients_of_q_k_v(small_snapshot):
+    grouped = SMALL_CASES[1]  # 4 query heads on 2 key/value heads
+    tensors = small_snapshot[grouped.label()]
+    assert tensors["out"].shape == tensors["dq"].shape == (2, 4, 70, 64)
+    assert tensors["dk"].shape == tensors["dv"].shape == (2, 2, 70, 64)
+    assert all(t.dtype == torch.bfloat16 and t.device.type == "cpu" for t in tensors.values())
+    assert all(torch.count_nonzero(t) > 0 for t in tensors.values())
+
+
+def test_the_same_build_twice_is_bitwise_equal(small_snapshot):
+    again = snapshot(SMALL_CASES, "cpu", backend="torch")
+    rows = compare(small_snapshot, again)
+    assert len(rows) == 4 * len(SMALL_CASES)
+    assert all(row["bitwise"] and row["max_abs_diff"] == 0.0 for row in rows)
+
+
+def test_one_flipped_bit_is_found(small_snapshot):
+    changed = {case: dict(tensors) for case, tensors in small_snapshot.items()}
+    label = SMALL_CASES[0].label()
+    dk = changed[label]["dk"].clone()
+    dk.view(torch.int32).view(-1)[5] ^= 1  # the last mantissa bit of one float32
+    changed[label]["dk"] = dk
+    rows = compare(small_snapshot, changed)
+    differing = [(row["case"], row["tensor"]) for row in rows if not row["bitwise"]]
+    assert differing == [(label, "dk")]
+    row = next(r for r in rows if not r["bitwise"])
+    expected = (dk.double() - small_snapshot[label]["dk"].double()).abs().max().item()
+    assert 0.0 < row["max_abs_diff"] == pytest.approx(expected)
+
+
+def test_snapshots_of_different_cases_are_refused(small_snapshot):
+    fewer = {SMALL_CASES[0].label(): small_snapshot[SMALL_CASES[0].label()]}
+    with pytest.raises(ValueError, match=SMALL_CASES[1].label()):
+        compare(small_snapshot, fewer)
+
+
+def test_command_saves_compares_and_sets_the_exit_status(tmp_path, capsys):
+    first, second, table = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "cmp.csv"
+    for path in (first, second):
+        args = ["bitwise", "save", "--out", str(path), "--cases", "small", "--device", "cpu"]
+        assert main([*args, "--backend", "torch"]) == 0
+    assert main(["bitwise", "compare", str(first), str(second), "--csv", str(table)]) == 0
+    assert "8 of 8 tensors bitwise equal" in capsys.readouterr().out
+    with table.open() as f:
+        assert [row["bitwise"] for row in csv.DictReader(f)] == ["True"] * 8
+
+    data = torch.load(second)
+    data["tensors"][SMALL_CASES[1].label()]["out"] += 1
+    torch.save(data, second)
+    assert main(["bitwise", "compare", str(first), str(second)]) == 1
+    assert "7 of 8 tensors bitwise equal" in capsys.readouterr().out
+    assert main(["bitwise", "compare", str(first), str(tmp_path / "missing.pt")]) == 2
+    assert "no such snapshot" in capsys.readouterr().err
