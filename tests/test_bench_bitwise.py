@@ -69,3 +69,12 @@ def test_command_saves_compares_and_sets_the_exit_status(tmp_path, capsys):
     assert "7 of 8 tensors bitwise equal" in capsys.readouterr().out
     assert main(["bitwise", "compare", str(first), str(tmp_path / "missing.pt")]) == 2
     assert "no such snapshot" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_save_on_a_missing_gpu_names_the_device(tmp_path, capsys):
+    assert main(["bitwise", "save", "--out", str(tmp_path / "a.pt"), "--cases", "small"]) == 2
+    assert "--device cuda: no CUDA device here" in capsys.readouterr().err
+    assert not (tmp_path / "a.pt").exists()

@@ -148,6 +148,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Save a snapshot, or compare two and return 1 when any tensor differs."""
     if args.action == "save":
+        if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {args.device}: no CUDA device here (try --device cpu)")
         cases = CASE_SETS[args.cases]
         data = {
             "cases": [asdict(c) for c in cases],
