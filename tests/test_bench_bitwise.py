@@ -71,7 +71,6 @@ def test_command_saves_compares_and_sets_the_exit_status(tmp_path, capsys):
     assert "no such snapshot" in capsys.readouterr().err
 
 
-
 def test_save_without_a_gpu_names_the_device(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["bitwise", "save", "--out", str(tmp_path / "a.pt"), "--cases", "small"]) == 2
