@@ -85,9 +85,11 @@ def _poison(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) ->
         torch.full(shape, math.nan, dtype=dtype, device=device)
 
 
-def run_case(case: Case, device: str | torch.device, seed: int = 0) -> dict[str, Any]:
-    """Errors of outputs and gradients for one case, with pass/fail against the tolerance."""
-    device = torch.device(device)
+def draw_inputs(
+    case: Case, device: str | torch.device, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q, k, v and the output gradient of a case: float64 normal draws on the CPU from ``seed``,
+    rounded to the case's dtype on ``device`` (the same values whatever the device)."""
     dtype = DTYPES.get(case.dtype, torch.float64)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     b, h, hkv, n, d = case.batch, case.heads, case.kv_heads, case.n, case.head_dim
@@ -95,9 +97,21 @@ def run_case(case: Case, device: str | torch.device, seed: int = 0) -> dict[str,
     def draw(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen, dtype=torch.float64).to(device, dtype)
 
-    q, k, v = draw(b, h, n, d), draw(b, hkv, n, d), draw(b, hkv, n, d)
-    grad = draw(b, h, n, d)
-    options = dict(causal=case.causal, normalize=case.normalize, p=case.p, a0=case.a0, a1=case.a1)
+    return draw(b, h, n, d), draw(b, hkv, n, d), draw(b, hkv, n, d), draw(b, h, n, d)
+
+
+def case_options(case: Case) -> dict[str, Any]:
+    """The ``fastmax_attention`` options of a case (its backend aside)."""
+    return dict(causal=case.causal, normalize=case.normalize, p=case.p, a0=case.a0, a1=case.a1)
+
+
+def run_case(case: Case, device: str | torch.device, seed: int = 0) -> dict[str, Any]:
+    """Errors of outputs and gradients for one case, with pass/fail against the tolerance."""
+    device = torch.device(device)
+    dtype = DTYPES.get(case.dtype, torch.float64)
+    b, h, hkv, n, d = case.batch, case.heads, case.kv_heads, case.n, case.head_dim
+    q, k, v, grad = draw_inputs(case, device, seed)
+    options = case_options(case)
 
     leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
     _poison((b, h, n, d), dtype, device)

@@ -12,83 +12,63 @@ from __future__ import annotations
 
 import argparse
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from fastmax.correctness import Case, case_options, draw_inputs
+from fastmax.ops import fastmax_attention
+
 TENSORS = ("out", "dq", "dk", "dv")
 _BITS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
-@dataclass(frozen=True)
-class BitwiseCase:
-    """One call of the op: shapes (``kv_heads`` < ``heads`` is grouped-query), dtype, causal."""
-
-    batch: int
-    heads: int
-    kv_heads: int
-    n: int
-    head_dim: int
-    dtype: str
-    causal: bool
-
-    def label(self) -> str:
-        """A stable name, the key of the case in a saved file."""
-        mask = "causal" if self.causal else "noncausal"
-        return (
-            f"B{self.batch}-H{self.heads}-Hkv{self.kv_heads}-N{self.n}-D{self.head_dim}"
-            f"-{self.dtype}-{mask}"
-        )
+def label(case: Case) -> str:
+    """A stable name of a case (its backend aside, so saves under two backends compare)."""
+    mask = "causal" if case.causal else "noncausal"
+    return (
+        f"B{case.batch}-H{case.heads}-Hkv{case.kv_heads}-N{case.n}-D{case.head_dim}"
+        f"-{case.dtype}-{mask}"
+    )
 
 
-# Split and unsplit passes, grouped-query heads, a partial last chunk, head_dim 64 to 256.
-GPU_CASES = (
-    BitwiseCase(1, 16, 16, 8192 + 37, 128, "bfloat16", True),
-    BitwiseCase(1, 16, 16, 8192 + 37, 128, "bfloat16", False),
-    BitwiseCase(4, 16, 16, 4096, 128, "bfloat16", True),
-    BitwiseCase(2, 4, 4, 1000, 64, "bfloat16", True),
-    BitwiseCase(2, 8, 2, 3000, 128, "bfloat16", True),
-    BitwiseCase(1, 4, 4, 3000, 128, "float32", True),
-    BitwiseCase(1, 4, 4, 3000, 64, "float32", False),
-    BitwiseCase(1, 2, 2, 700, 256, "bfloat16", True),
-    BitwiseCase(1, 16, 16, 8192 + 37, 128, "float32", True),
-    BitwiseCase(1, 2, 2, 700, 256, "float32", True),
+# Correctness-matrix cases (token normalisation) with the backend "auto": split and unsplit
+# passes, grouped-query heads, a partial last chunk, head_dim 64 to 256.
+GPU_CASES = tuple(
+    Case("auto", dtype, causal, d, n, h, hkv, batch)
+    for batch, h, hkv, n, d, dtype, causal in (
+        (1, 16, 16, 8192 + 37, 128, "bfloat16", True),
+        (1, 16, 16, 8192 + 37, 128, "bfloat16", False),
+        (4, 16, 16, 4096, 128, "bfloat16", True),
+        (2, 4, 4, 1000, 64, "bfloat16", True),
+        (2, 8, 2, 3000, 128, "bfloat16", True),
+        (1, 4, 4, 3000, 128, "float32", True),
+        (1, 4, 4, 3000, 64, "float32", False),
+        (1, 2, 2, 700, 256, "bfloat16", True),
+        (1, 16, 16, 8192 + 37, 128, "float32", True),
+        (1, 2, 2, 700, 256, "float32", True),
+    )
 )
 # Seconds on a CPU (the PyTorch path): for checking the tool itself.
 SMALL_CASES = (
-    BitwiseCase(1, 2, 2, 100, 32, "float32", True),
-    BitwiseCase(2, 4, 2, 70, 64, "bfloat16", False),
+    Case("auto", "float32", True, 32, 100, 2, 2, batch=1),
+    Case("auto", "bfloat16", False, 64, 70, 4, 2, batch=2),
 )
 CASE_SETS = {"gpu": GPU_CASES, "small": SMALL_CASES}
 
 
-def _inputs(case: BitwiseCase, seed: int, device: str) -> list[torch.Tensor]:
-    """q, k, v (requiring gradients) and the output gradient of a case, from its own seed."""
-    gen = torch.Generator(device=device).manual_seed(seed)
-    dtype = getattr(torch, case.dtype)
-    heads = (case.heads, case.kv_heads, case.kv_heads, case.heads)
-    return [
-        torch.randn(
-            (case.batch, h, case.n, case.head_dim), device=device, dtype=dtype, generator=gen
-        ).requires_grad_(i < 3)
-        for i, h in enumerate(heads)
-    ]
-
-
-def snapshot(
-    cases: tuple[BitwiseCase, ...], device: str, backend: str = "auto"
-) -> dict[str, dict[str, torch.Tensor]]:
-    """Outputs and gradients of the op (token normalisation) per case, copied to the CPU."""
-    import fastmax
-
+def snapshot(cases: tuple[Case, ...], device: str) -> dict[str, dict[str, torch.Tensor]]:
+    """Outputs and gradients of the op per case (inputs as ``fastmax check`` draws them, the
+    case's index as the seed), copied to the CPU."""
     result: dict[str, dict[str, torch.Tensor]] = {}
     for seed, case in enumerate(cases):
-        q, k, v, grad_out = _inputs(case, seed, device)
-        out = fastmax.fastmax_attention(q, k, v, causal=case.causal, backend=backend)
+        q, k, v, grad_out = draw_inputs(case, device, seed)
+        q, k, v = (t.requires_grad_() for t in (q, k, v))
+        out = fastmax_attention(q, k, v, backend=case.backend, **case_options(case))
         grads = torch.autograd.grad(out, (q, k, v), grad_out)
-        result[case.label()] = {
+        result[label(case)] = {
             name: t.detach().cpu() for name, t in zip(TENSORS, (out, *grads), strict=True)
         }
     return result
@@ -150,11 +130,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "save":
         if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"--device {args.device}: no CUDA device here (try --device cpu)")
-        cases = CASE_SETS[args.cases]
-        data = {
-            "cases": [asdict(c) for c in cases],
-            "tensors": snapshot(cases, args.device, args.backend),
-        }
+        cases = tuple(replace(case, backend=args.backend) for case in CASE_SETS[args.cases])
+        data = {"cases": [asdict(c) for c in cases], "tensors": snapshot(cases, args.device)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(data, args.out)
         print(f"fastmax bitwise: {len(cases)} cases saved to {args.out}")
