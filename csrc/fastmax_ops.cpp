@@ -1,9 +1,10 @@
 // The PyTorch operators fastmax::fwd and fastmax::bwd (CUDA), registered with torch.library.
 //
-// Inputs are already normalised (the Python layer does it) and never written. float16 runs on
-// the bfloat16 kernels (converted copies: bfloat16 keeps float32's exponent range, which the
-// carried state needs); bfloat16 and float32 are read in place when their token rows are
-// 16-byte aligned, otherwise from contiguous copies. Outputs are new contiguous tensors.
+// Inputs are never written. fwd and bwd normalise q and k per token themselves when given
+// eps > 0 (the default normalisation), else take them as given. float16 runs on the bfloat16
+// kernels (converted copies: bfloat16 keeps float32's exponent range, which the carried state
+// needs); bfloat16 and float32 are read in place when their token rows are 16-byte aligned,
+// otherwise from contiguous copies. Outputs are new tensors (empty_like_layout).
 #include <Python.h>
 
 #include <ATen/ATen.h>
@@ -133,11 +134,10 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   return p;
 }
 
-std::tuple<at::Tensor, at::Tensor> fwd(const at::Tensor& q, const at::Tensor& k,
-                                       const at::Tensor& v, bool causal, double a0, double a1,
-                                       bool allow_tf32) {
-  check_inputs(q, k, v);
-  const c10::cuda::CUDAGuard guard(q.device());
+// Out and den of the attention of q and k as given (normalised already or not normalised).
+std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
+                                          const at::Tensor& v, bool causal, double a0, double a1,
+                                          bool allow_tf32) {
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
   at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
@@ -153,24 +153,38 @@ std::tuple<at::Tensor, at::Tensor> fwd(const at::Tensor& q, const at::Tensor& k,
   return {out, den};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
-                                                   const at::Tensor& q, const at::Tensor& k,
-                                                   const at::Tensor& v, const at::Tensor& out,
-                                                   const at::Tensor& den, bool causal, double a0,
-                                                   double a1, bool allow_tf32) {
+std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps);
+
+// eps > 0: q and k are normalised per token first (x / max(||x||, eps), token_normalize);
+// the normalised q is a temporary, the normalised k (kn) and its row scales (rk) are returned
+// for the backward. eps == 0: q and k as given, kn and rk empty.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
+    double a1, bool allow_tf32, double eps) {
   check_inputs(q, k, v);
-  TORCH_CHECK_VALUE(grad_out.sizes() == q.sizes() && out.sizes() == q.sizes(),
-                    "fastmax CUDA op: grad_out and out must have q's shape ", q.sizes());
-  TORCH_CHECK_TYPE(grad_out.scalar_type() == q.scalar_type() &&
-                       out.scalar_type() == q.scalar_type(),
-                   "fastmax CUDA op: grad_out and out must have q's dtype");
-  TORCH_CHECK_VALUE(den.scalar_type() == at::kFloat && den.dim() == 3 && den.size(0) == q.size(0) &&
-                        den.size(1) == q.size(1) && den.size(2) == q.size(2),
-                    "fastmax CUDA op: den must be float32 of shape (batch, heads, tokens)");
-  TORCH_CHECK_VALUE(grad_out.device() == q.device() && out.device() == q.device() &&
-                        den.device() == q.device(),
-                    "fastmax CUDA op: every tensor must be on q's device");
+  TORCH_CHECK_VALUE(eps >= 0, "fastmax CUDA op: eps must be >= 0 (0: no normalisation), got ",
+                    eps);
   const c10::cuda::CUDAGuard guard(q.device());
+  if (eps == 0) {
+    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32);
+    const at::Tensor none = at::empty({0}, den.options());
+    return {out, den, at::empty({0}, k.options()), none};
+  }
+  auto [kn, rk] = token_normalize(k, eps);
+  const at::Tensor qn = std::get<0>(token_normalize(q, eps));
+  auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32);
+  return {out, den, kn, rk};
+}
+
+// The gradients of the attention of q and k as given, with go = <dO, out> per row computed.
+// over_q: q is the caller's temporary, and dq is written over it once the dk and dv passes,
+// which read it, are done (q's dtype must be the kernels', bfloat16 or float32); dk is then
+// contiguous. Otherwise the three passes run at once on three streams, each gradient in its
+// input's layout.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
+    const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+    const at::Tensor& out, const at::Tensor& den, bool causal, double a0, double a1,
+    bool allow_tf32, bool over_q) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const at::Tensor gk = kernel_view(grad_out);
@@ -188,16 +202,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
                                            : launch_row_dot_bf16(r, stream);
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 
-  at::Tensor dq = empty_like_layout(q, b, h, n, d, qk.options());
-  at::Tensor dk = empty_like_layout(k, b, hkv, n, d, qk.options());
+  at::Tensor dq = over_q ? qk : empty_like_layout(q, b, h, n, d, qk.options());
+  at::Tensor dk = over_q ? at::empty({b, hkv, n, d}, qk.options())
+                         : empty_like_layout(k, b, hkv, n, d, qk.options());
   at::Tensor dv = empty_like_layout(v, b, hkv, n, d, qk.options());
   Params p = base_params(q, k, a0, a1, allow_tf32);
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
 
-  // dq, dk and dv are independent: run them on three streams so their blocks share the GPU.
-  // The side streams join the current one before returning, so every tensor used there is
-  // released to the caching allocator only after that work is done.
+  // dk and dv run on side streams beside dq (after them when dq overwrites q). The side
+  // streams join the current one before returning, so every tensor used there is released to
+  // the caching allocator only after that work is done.
   const int device = q.get_device();
   const c10::cuda::CUDAStream side_k = c10::cuda::getStreamFromPool(false, device);
   const c10::cuda::CUDAStream side_v = c10::cuda::getStreamFromPool(false, device);
@@ -205,12 +220,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
   inputs_ready.record(c10::cuda::getCurrentCUDAStream());
   inputs_ready.block(side_k);
   inputs_ready.block(side_v);
-
-  Params pq = p;
-  pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
-  set_roles(pq, gk, vk, kk);
-  set_out(pq, dq);
-  const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
 
   Params pk = p;
   pk.heads_a = static_cast<int>(hkv), pk.heads_bc = static_cast<int>(h);
@@ -226,12 +235,68 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(const at::Tensor& grad_out,
   at::cuda::CUDAEvent k_done, v_done;
   k_done.record(side_k);
   v_done.record(side_v);
-  k_done.block(c10::cuda::getCurrentCUDAStream());
-  v_done.block(c10::cuda::getCurrentCUDAStream());
+  const auto join = [&] {
+    k_done.block(c10::cuda::getCurrentCUDAStream());
+    v_done.block(c10::cuda::getCurrentCUDAStream());
+  };
+  if (over_q) join();
+
+  Params pq = p;
+  pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
+  set_roles(pq, gk, vk, kk);
+  set_out(pq, dq);
+  const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
+  if (!over_q) join();
 
   if (q.scalar_type() == at::kHalf) {
     dq = dq.to(at::kHalf), dk = dk.to(at::kHalf), dv = dv.to(at::kHalf);
   }
+  return {dq, dk, dv};
+}
+
+// dx of y = x * rnorm (token normalisation) from dy, written into dx (which may be dy itself
+// when dy is contiguous: each row is read whole before it is written).
+void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
+                              const at::Tensor& rnorm_in, double eps, const at::Tensor& dx);
+
+// Gradients with respect to q, k and v. eps > 0: through fwd's token normalisation (kn and rk
+// from fwd; q and k raw). The normalised q is computed again and dq written over it, and the
+// normalisation's backward runs in place on dq and dk, so the passes need no more memory than
+// the gradients and kn.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
+    const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+    const at::Tensor& out, const at::Tensor& den, const at::Tensor& kn, const at::Tensor& rk,
+    bool causal, double a0, double a1, bool allow_tf32, double eps) {
+  check_inputs(q, k, v);
+  TORCH_CHECK_VALUE(grad_out.sizes() == q.sizes() && out.sizes() == q.sizes(),
+                    "fastmax CUDA op: grad_out and out must have q's shape ", q.sizes());
+  TORCH_CHECK_TYPE(grad_out.scalar_type() == q.scalar_type() &&
+                       out.scalar_type() == q.scalar_type(),
+                   "fastmax CUDA op: grad_out and out must have q's dtype");
+  TORCH_CHECK_VALUE(den.scalar_type() == at::kFloat && den.dim() == 3 && den.size(0) == q.size(0) &&
+                        den.size(1) == q.size(1) && den.size(2) == q.size(2),
+                    "fastmax CUDA op: den must be float32 of shape (batch, heads, tokens)");
+  TORCH_CHECK_VALUE(grad_out.device() == q.device() && out.device() == q.device() &&
+                        den.device() == q.device(),
+                    "fastmax CUDA op: every tensor must be on q's device");
+  TORCH_CHECK_VALUE(eps >= 0, "fastmax CUDA op: eps must be >= 0 (0: no normalisation), got ",
+                    eps);
+  const c10::cuda::CUDAGuard guard(q.device());
+  if (eps == 0) return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, false);
+  TORCH_CHECK_VALUE(kn.sizes() == k.sizes() && kn.scalar_type() == k.scalar_type() &&
+                        kn.device() == k.device() && rk.scalar_type() == at::kFloat &&
+                        rk.sizes() == at::IntArrayRef({k.size(0), k.size(1), k.size(2)}) &&
+                        rk.device() == k.device(),
+                    "fastmax CUDA op: with eps > 0, kn and rk must be fwd's normalised k and its "
+                    "float32 row scales");
+  auto [qn, rq] = token_normalize(q, eps);
+  const bool over_q = q.scalar_type() != at::kHalf;
+  auto [dqn, dkn, dv] =
+      gradients(grad_out, qn, kn, v, out, den, causal, a0, a1, allow_tf32, over_q);
+  const at::Tensor dq = over_q ? dqn : at::empty(q.sizes(), q.options());
+  const at::Tensor dk = over_q ? dkn : at::empty(k.sizes(), k.options());
+  token_normalize_bwd_into(dqn, q, rq, eps, dq);
+  token_normalize_bwd_into(dkn, k, rk, eps, dk);
   return {dq, dk, dv};
 }
 
@@ -272,16 +337,14 @@ std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, doubl
   return {y, rnorm};
 }
 
-at::Tensor token_normalize_bwd(const at::Tensor& grad_y_in, const at::Tensor& x_in,
-                               const at::Tensor& rnorm_in, double eps) {
-  check_rows(x_in, "x");
-  check_rows(grad_y_in, "grad_y");
-  TORCH_CHECK_VALUE(grad_y_in.sizes() == x_in.sizes() && grad_y_in.scalar_type() == x_in.scalar_type(),
-                    "fastmax token_normalize: grad_y must match x in shape and dtype");
+void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
+                              const at::Tensor& rnorm_in, double eps, const at::Tensor& dx) {
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = unit_rows(x_in), dy = unit_rows(grad_y_in);
+  TORCH_CHECK(dx.is_contiguous() && dx.sizes() == x.sizes() &&
+                  (dx.data_ptr() != dy.data_ptr() || dy.is_contiguous()),
+              "fastmax token_normalize_bwd: dx must be contiguous, and dy too when it is dy");
   const at::Tensor rnorm = rnorm_in.contiguous();
-  at::Tensor dx = at::empty(x.sizes(), x.options());
   RowNorm r{};
   r.x = x.data_ptr();
   r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
@@ -295,6 +358,16 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y_in, const at::Tensor& x_
   const cudaError_t err =
       launch_row_norm(norm_dtype(x), r, true, c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
+                               const at::Tensor& rnorm, double eps) {
+  check_rows(x, "x");
+  check_rows(grad_y, "grad_y");
+  TORCH_CHECK_VALUE(grad_y.sizes() == x.sizes() && grad_y.scalar_type() == x.scalar_type(),
+                    "fastmax token_normalize: grad_y must match x in shape and dtype");
+  at::Tensor dx = at::empty(x.sizes(), x.options());
+  token_normalize_bwd_into(grad_y, x, rnorm, eps, dx);
   return dx;
 }
 
@@ -332,10 +405,11 @@ int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, int64_t batch, in
 }  // namespace fastmax
 
 TORCH_LIBRARY(fastmax, m) {
-  m.def("fwd(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, bool allow_tf32) "
-        "-> (Tensor, Tensor)");
-  m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, bool causal, "
-        "float a0, float a1, bool allow_tf32) -> (Tensor, Tensor, Tensor)");
+  m.def("fwd(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, bool allow_tf32, "
+        "float eps=0.) -> (Tensor, Tensor, Tensor, Tensor)");
+  m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, Tensor kn, "
+        "Tensor rk, bool causal, float a0, float a1, bool allow_tf32, float eps) "
+        "-> (Tensor, Tensor, Tensor)");
   m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
   m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);

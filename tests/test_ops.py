@@ -264,12 +264,16 @@ def test_opcheck_registrations():
     torch.library.opcheck(torch.ops.fastmax.fwd, (q, k[:, :2], v[:, :2], True, 1.0, 1.0, False))
     token_major = [t.transpose(1, 2).contiguous().transpose(1, 2) for t in (q, k, v)]
     torch.library.opcheck(torch.ops.fastmax.fwd, (*token_major, False, 1.0, 1.0, False))
-    out, den = torch.ops.fastmax.fwd(q, k, v, False, 1.0, 1.0, False)
     torch.library.opcheck(
-        torch.ops.fastmax.bwd,
-        (torch.randn_like(out), q, k, v, out, den, False, 1.0, 1.0, False),
-        test_utils=("test_schema", "test_faketensor"),
+        torch.ops.fastmax.fwd, (q, k[:, :2], v[:, :2], True, 1.0, 1.0, False, 1e-6)
     )
+    for eps in (0.0, 1e-6):
+        out, den, kn, rk = torch.ops.fastmax.fwd(q, k, v, False, 1.0, 1.0, False, eps)
+        torch.library.opcheck(
+            torch.ops.fastmax.bwd,
+            (torch.randn_like(out), q, k, v, out, den, kn, rk, False, 1.0, 1.0, False, eps),
+            test_utils=("test_schema", "test_faketensor"),
+        )
     x = torch.randn(2, 3, 50, 64, device="cuda", dtype=torch.bfloat16)
     torch.library.opcheck(torch.ops.fastmax.token_normalize, (x, 1e-6))
 
@@ -286,8 +290,9 @@ def test_output_layouts_follow_the_inputs_in_shape_functions(token_major):
         return torch.empty(2, heads, 50, 64, device="meta")
 
     q, k, v = make(4), make(2), make(2)
-    out, den = torch.ops.fastmax.fwd(q, k, v, True, 1.0, 1.0, False)
-    grads = torch.ops.fastmax.bwd(out, q, k, v, out, den, True, 1.0, 1.0, False)
+    out, den, kn, rk = torch.ops.fastmax.fwd(q, k, v, True, 1.0, 1.0, False)
+    assert kn.shape == rk.shape == (0,)
+    grads = torch.ops.fastmax.bwd(out, q, k, v, out, den, kn, rk, True, 1.0, 1.0, False, 0.0)
     for got in (out, *grads):
         assert got.transpose(1, 2).is_contiguous() == token_major
         assert got.is_contiguous() != token_major
@@ -308,11 +313,13 @@ def test_token_major_inputs_give_token_major_outputs(dtype):
     q, k, v = (base.to("cuda", DTYPES[dtype])[:, :, i].transpose(1, 2) for i in range(3))
     grad = torch.randn(2, 300, 4, 64, generator=gen).to("cuda", DTYPES[dtype]).transpose(1, 2)
     options = (True, 1.0, 1.0, False)
-    out, den = torch.ops.fastmax.fwd(q, k, v, *options)
-    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *options)
+    out, den, kn, rk = torch.ops.fastmax.fwd(q, k, v, *options)
+    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, kn, rk, *options, 0.0)
     dense = [t.contiguous() for t in (q, k, v)]
-    dense_out, dense_den = torch.ops.fastmax.fwd(*dense, *options)
-    dense_grads = torch.ops.fastmax.bwd(grad.contiguous(), *dense, dense_out, dense_den, *options)
+    dense_out, dense_den, *kept = torch.ops.fastmax.fwd(*dense, *options)
+    dense_grads = torch.ops.fastmax.bwd(
+        grad.contiguous(), *dense, dense_out, dense_den, *kept, *options, 0.0
+    )
     assert torch.equal(den, dense_den)
     for got, want in zip((out, *grads), (dense_out, *dense_grads), strict=True):
         assert got.transpose(1, 2).is_contiguous() and want.is_contiguous()
@@ -357,6 +364,102 @@ def test_fused_token_normalisation_matches_torch(dtype, head_dim, layout):
     assert torch.equal(fused.detach(), before)
     assert relative_error(y_fused, y_plain) < limit
     assert relative_error(fused.grad, plain.grad) < limit
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize(
+    "shape, layout",
+    [
+        ((2, 4, 2, 300, 64), "contiguous"),
+        ((2, 4, 2, 300, 64), "strided"),
+        ((1, 16, 16, 8229, 128), "contiguous"),
+    ],
+)
+def test_normalisation_inside_the_op_equals_normalised_copies(dtype, causal, shape, layout):
+    """With eps > 0 the op normalises q and k itself, recomputes the normalised q in the
+    backward and writes dq over it: out, den and the gradients are bitwise those of the op on
+    normalised copies followed by the normalisation's own backward (grouped heads, a partial
+    chunk, token-major inputs and, at 8229 tokens, the split)."""
+    b, h, hkv, n, d = shape
+    gen = torch.Generator().manual_seed(11)
+    q = _rows(torch.randn(b, h, n, d, generator=gen).to("cuda", dtype), layout)
+    k, v = (_rows(torch.randn(b, hkv, n, d, generator=gen).to("cuda", dtype), layout) for _ in "kv")
+    grad = torch.randn(b, h, n, d, generator=gen).to("cuda", dtype)
+    before = [t.clone() for t in (q, k, v, grad)]
+    options = (causal, 1.0, 1.0, False)
+    out, den, kn, rk = torch.ops.fastmax.fwd(q, k, v, *options, 1e-6)
+    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, kn, rk, *options, 1e-6)
+    (qn, rq_ref), (kn_ref, rk_ref) = (torch.ops.fastmax.token_normalize(x, 1e-6) for x in (q, k))
+    ref_out, ref_den, *kept = torch.ops.fastmax.fwd(qn, kn_ref, v, *options)
+    dqn, dkn, ref_dv = torch.ops.fastmax.bwd(
+        grad, qn, kn_ref, v, ref_out, ref_den, *kept, *options, 0.0
+    )
+    ref_dq = torch.ops.fastmax.token_normalize_bwd(dqn, q, rq_ref, 1e-6)
+    ref_dk = torch.ops.fastmax.token_normalize_bwd(dkn, k, rk_ref, 1e-6)
+    for got, want in zip(
+        (out, den, kn, rk, *grads),
+        (ref_out, ref_den, kn_ref, rk_ref, ref_dq, ref_dk, ref_dv),
+        strict=True,
+    ):
+        assert torch.equal(got, want)
+    assert grads[0].is_contiguous() and grads[1].is_contiguous()
+    assert all(torch.equal(t, t0) for t, t0 in zip((q, k, v, grad), before, strict=True))
+
+
+def _peak_above(fn) -> int:
+    """Bytes fn allocates at its peak above what was allocated when it started."""
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_token_normalisation_keeps_one_copy(dtype):
+    """The default normalisation keeps only the normalised k for the backward, and the
+    backward writes dq over the normalised q it computes again: a forward keeps out and kn
+    (and O(N) row values), and a forward+backward peaks at five tensors of q's size (out, kn,
+    dq, dk, dv) plus O(N) row values and the split's states, where normalised copies made
+    outside the op need six."""
+    q, k, v = (
+        torch.randn(2, 16, 16384, 128, device="cuda", dtype=dtype, requires_grad=True)
+        for _ in "qkv"
+    )
+    grad = torch.randn_like(q)
+    size = q.nbytes
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    out = fastmax.fastmax_attention(q, k, v)
+    assert torch.cuda.memory_allocated() - base < 2 * size + size // 4
+    del out
+
+    def step():
+        o = fastmax.fastmax_attention(q, k, v)
+        torch.autograd.grad(o, (q, k, v), grad)
+
+    assert _peak_above(step) < 5 * size + size // 2, (_peak_above(step), size)
+
+
+@pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
+def test_shape_functions_of_the_normalising_op():
+    """With eps > 0 the shape functions give kn (k's shape and dtype, contiguous) and rk
+    ((batch, heads, n) float32), and contiguous dq and dk (the normalisation's backward writes
+    contiguous rows)."""
+    q = torch.empty(2, 50, 4, 64, device="meta").transpose(1, 2)
+    k, v = (torch.empty(2, 50, 2, 64, device="meta").transpose(1, 2) for _ in "kv")
+    out, den, kn, rk = torch.ops.fastmax.fwd(q, k, v, True, 1.0, 1.0, False, 1e-6)
+    assert (kn.shape, kn.dtype, kn.is_contiguous()) == ((2, 2, 50, 64), torch.float32, True)
+    assert (rk.shape, rk.dtype) == ((2, 2, 50), torch.float32)
+    options = (True, 1.0, 1.0, False, 1e-6)
+    dq, dk, dv = torch.ops.fastmax.bwd(out, q, k, v, out, den, kn, rk, *options)
+    assert dq.is_contiguous() and dk.is_contiguous() and dv.transpose(1, 2).is_contiguous()
 
 
 def test_nan_never_passes():

@@ -2,8 +2,9 @@
 
 ``csrc/`` declares these operators in the ``fastmax`` namespace::
 
-    fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32) -> (out, den)
-    fastmax::bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32) -> (dq, dk, dv)
+    fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0) -> (out, den, kn, rk)
+    fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps)
+        -> (dq, dk, dv)
 
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
@@ -11,10 +12,15 @@
     fastmax::split_segments(dtype, kind, batch, heads, n, head_dim, sms, smem_per_sm,
                             smem_per_block) -> int  (sequence split plan)
 
-``den`` is the float32 denominator of every query, kept for the backward pass. ``out`` takes
-``v``'s layout and each gradient its input's: token-major (memory order batch, token, head,
-dim) for a transposed view of a (batch, token, head, dim) tensor, as LitGPT's attention passes
-them, so reshaping back to (batch, token, heads x dim) is a view; contiguous otherwise.
+``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
+the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
+does) and keeps only the normalised k (``kn``) and its row scales (``rk``) for the backward,
+which normalises q again and writes dq over that copy: one forward+backward then needs the
+gradients, ``out`` and one normalised copy. ``bwd`` returns the gradients of the raw q and k.
+``out`` takes ``v``'s layout and each gradient its input's (dq and dk are contiguous with
+``eps > 0``): token-major (memory order batch, token, head, dim) for a transposed view of a
+(batch, token, head, dim) tensor, as LitGPT's attention passes them, so reshaping back to
+(batch, token, heads x dim) is a view; contiguous otherwise.
 ``allow_tf32`` (float32 inputs only) follows ``torch.get_float32_matmul_precision()``:
 "highest" (PyTorch's default) keeps float32 accuracy with three TF32 products per step,
 anything else uses one.
@@ -110,10 +116,19 @@ def split_segments(
 
 
 def cuda_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, a0: float, a1: float
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool,
+    a0: float,
+    a1: float,
+    eps: float = 0.0,
 ) -> torch.Tensor:
-    """Fastmax (p = 1) of already-normalised CUDA tensors through the compiled kernels."""
-    out, _ = torch.ops.fastmax.fwd(q, k, v, causal, float(a0), float(a1), _allow_tf32())
+    """Fastmax (p = 1) of CUDA tensors through the compiled kernels; ``eps > 0`` normalises q
+    and k per token inside the op (else they are used as given)."""
+    out, *_ = torch.ops.fastmax.fwd(
+        q, k, v, causal, float(a0), float(a1), _allow_tf32(), float(eps)
+    )
     return out
 
 
@@ -134,15 +149,22 @@ def _empty_like_layout(like: torch.Tensor, shape: torch.Size, dtype: torch.dtype
     return like.new_empty((b, h, n, d), dtype=dtype)
 
 
-def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32):
+def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0):
     b, h, n, _ = q.shape
     out = _empty_like_layout(v, (b, h, n, v.shape[3]), q.dtype)
     den = q.new_empty((b, h, n), dtype=torch.float32)
-    return out, den
+    if eps > 0:
+        return out, den, k.new_empty(k.shape), k.new_empty(k.shape[:3], dtype=torch.float32)
+    return out, den, k.new_empty((0,)), k.new_empty((0,), dtype=torch.float32)
 
 
-def _fake_bwd(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32):
-    return tuple(_empty_like_layout(t, t.shape, q.dtype) for t in (q, k, v))
+def _fake_bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps):
+    # With eps > 0, dq and dk come from the normalisation's backward, which writes contiguous rows.
+    dq, dk = (
+        (x.new_empty(x.shape) if eps > 0 else _empty_like_layout(x, x.shape, q.dtype))
+        for x in (q, k)
+    )
+    return dq, dk, _empty_like_layout(v, v.shape, q.dtype)
 
 
 def _fake_normalize(x, eps):
@@ -167,17 +189,17 @@ def _normalize_backward(ctx, grad_y, _grad_rnorm):
 
 
 def _setup_context(ctx, inputs, output):
-    q, k, v, causal, a0, a1, allow_tf32 = inputs
-    out, den = output
-    ctx.save_for_backward(q, k, v, out, den)
-    ctx.options = (causal, a0, a1, allow_tf32)
-    ctx.mark_non_differentiable(den)
+    q, k, v, causal, a0, a1, allow_tf32, *eps = inputs
+    out, den, kn, rk = output
+    ctx.save_for_backward(q, k, v, out, den, kn, rk)
+    ctx.options = (causal, a0, a1, allow_tf32, eps[0] if eps else 0.0)
+    ctx.mark_non_differentiable(den, kn, rk)
 
 
-def _backward(ctx, grad_out, _grad_den):
-    q, k, v, out, den = ctx.saved_tensors
-    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, *ctx.options)
-    return dq, dk, dv, None, None, None, None
+def _backward(ctx, grad_out, _grad_den, _grad_kn, _grad_rk):
+    q, k, v, out, den, kn, rk = ctx.saved_tensors
+    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, kn, rk, *ctx.options)
+    return dq, dk, dv, None, None, None, None, None
 
 
 if _IMPORT_ERROR is None:

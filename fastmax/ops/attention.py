@@ -87,10 +87,9 @@ def fastmax_attention(
     """
     check_inputs(q, k, v, causal=causal, normalize=normalize, p=p, a0=a0, a1=a1, a2=a2)
     use_cuda = _use_cuda(q, v, p, backend)
-    if use_cuda and normalize == "token":
-        q, k = _cuda.token_normalize(q, TOKEN_EPS), _cuda.token_normalize(k, TOKEN_EPS)
-    else:
-        q, k = normalize_qk(q, k, normalize)
+    if use_cuda and normalize == "token":  # normalised inside the op, which keeps one copy
+        return _cuda.cuda_attention(q, k, v, causal, a0, a1, eps=TOKEN_EPS)
+    q, k = normalize_qk(q, k, normalize)
     if use_cuda:
         return _cuda.cuda_attention(q, k, v, causal, a0, a1)
     return chunked_attention(q, k, v, causal=causal, p=p, a0=a0, a1=a1, a2=a2)
