@@ -194,6 +194,9 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(q, k, v, out, den, kn, rk)
     ctx.options = (causal, a0, a1, allow_tf32, eps[0] if eps else 0.0)
     ctx.mark_non_differentiable(den, kn, rk)
+    # The outputs without a gradient would otherwise get zero-filled ones: kn's is as large as k.
+    # The backward runs only for a gradient of out, the one differentiable output.
+    ctx.set_materialize_grads(False)
 
 
 def _backward(ctx, grad_out, _grad_den, _grad_kn, _grad_rk):
