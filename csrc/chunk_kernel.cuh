@@ -183,6 +183,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   constexpr int WARPS = S::WARPS, THREADS = S::THREADS;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
   constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
+  // Row scales of a (Params::ra): the bfloat16 forward only. The float32 passes are limited by
+  // instruction issue and fetch, and even these few instructions cost them 5-8% (PERF.md v9).
+  constexpr bool kRowScales = KIND == kFwd && sizeof(T) == 2;
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* smem = reinterpret_cast<T*>(smem_raw);
@@ -230,6 +233,15 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       copy_rows<T, QT, THREADS>(base + 2 * S::TILE_A, LDC,
                        static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
                        row0, n, tid);
+    }
+    // FWD (bfloat16): the row scales of a into slot 2.
+    if (kRowScales && with_a && p.ra != nullptr) {
+      const float* src = p.ra + (int64_t(bidx) * p.heads_a + ha) * n;
+      float* dst = s_scalar + st * 4 * kChunk + 2 * kChunk;
+      for (int r = tid; r < kChunk; r += THREADS) {
+        const bool ok = row0 + r < n;
+        cp_async4(dst + r, src + (ok ? row0 + r : 0), ok);
+      }
     }
     // Row scalars: den (DQ) and go of the query head whose rows are a (DQ) or b, c (DK, DV).
     if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
@@ -439,13 +451,29 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     if constexpr (KIND == kFwd) mma_tiles<F, 1, PERM>(out + NDW, a, tile, ld, k0, lane, p.split, ND, 1);
   };
 
-  // out = A S (state in shared memory) for this warp's rows and n-tiles.
-  auto apply_state = [&](const T* ta, float (*out)[4]) {
+  // FWD (bfloat16) with p.ra: the scales of this warp's rows g8 and g8 + 8 (slot 2 of the
+  // step's stage); 1 otherwise.
+  const bool norm_rows = kRowScales && p.ra != nullptr;
+  float r_a[2] = {1.f, 1.f};
+
+  // out = A S (state in shared memory) for this warp's rows and n-tiles of stage st; with
+  // norm_rows, times the rows' scales (a's rows are then raw).
+  auto apply_state = [&](int st, float (*out)[4]) {
+    const T* ta = stage_ptr(st);
 #pragma unroll
     for (int kk = 0; kk < P / 16; ++kk) {
       typename F::A af;
       F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
       mma_out(std::false_type{}, out, af, s_state, LDS, 16 * kk);
+    }
+    if (norm_rows) {
+      const float* rows = s_scalar + st * 4 * kChunk + 2 * kChunk + 16 * rs + g8;
+      r_a[0] = rows[0], r_a[1] = rows[8];
+#pragma unroll
+      for (int j = 0; j < NO; ++j) {
+        out[j][0] *= r_a[0], out[j][1] *= r_a[0];
+        out[j][2] *= r_a[1], out[j][3] *= r_a[1];
+      }
     }
   };
 
@@ -527,7 +555,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int j = 0; j < NO; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-      apply_state(stage_ptr(st), out);
+      apply_state(st, out);
       epilogue(st, ck, out);
       __syncthreads();
     }
@@ -557,7 +585,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         for (int j = 0; j < NO; ++j)
 #pragma unroll
           for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-        apply_state(ta, out);
+        apply_state(st, out);
       }
 
       // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle
@@ -587,6 +615,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
         const float ab = alpha * (KIND == kDv ? p.a0 : 1.f);  // alpha beta for constant beta
         const int valid = n - ck * kChunk;                    // columns c < valid exist
+        const float w_scale = s_scale * r_a[half];
 #pragma unroll
         for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
@@ -595,7 +624,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
             const bool keep = (MODE == kScanFwd ? c <= r : c >= r) && c < valid;
             const float term = KIND == kDk ? -alpha * sc[kChunk + c] : ab;
             float& x = w[j][2 * half + e];
-            x = keep ? s_scale * x + term : 0.f;
+            x = keep ? w_scale * x + term : 0.f;
           }
       }
       // out += W C

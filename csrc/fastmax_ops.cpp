@@ -134,10 +134,11 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   return p;
 }
 
-// Out and den of the attention of q and k as given (normalised already or not normalised).
+// Out and den of the attention of q and k; rq defined (bfloat16 and float16 only): the pass
+// normalises q's rows by these scales, else q and k are taken as given.
 std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
                                           const at::Tensor& v, bool causal, double a0, double a1,
-                                          bool allow_tf32) {
+                                          bool allow_tf32, const at::Tensor& rq) {
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
   at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
@@ -148,16 +149,20 @@ std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor&
   p.den_out = den.data_ptr<float>();
   p.heads_a = static_cast<int>(h);
   p.heads_bc = static_cast<int>(k.size(1));
+  p.ra = rq.defined() ? rq.data_ptr<float>() : nullptr;
   run_pass(kFwd, causal, p, q, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
   if (q.scalar_type() == at::kHalf) out = out.to(at::kHalf);
   return {out, den};
 }
 
 std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps);
+at::Tensor row_rnorm(const at::Tensor& x_in, double eps);
 
-// eps > 0: q and k are normalised per token first (x / max(||x||, eps), token_normalize);
-// the normalised q is a temporary, the normalised k (kn) and its row scales (rk) are returned
-// for the backward. eps == 0: q and k as given, kn and rk empty.
+// eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
+// k by token_normalize, whose result (kn) and row scales (rk) are returned for the backward;
+// q inside the bfloat16 forward pass, which scales its rows in registers by the scales of a
+// norms-only row pass, and into a temporary copy for float32 (chunk_kernel.cuh, kRowScales).
+// eps == 0: q and k as given, kn and rk empty.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
     double a1, bool allow_tf32, double eps) {
@@ -166,13 +171,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
                     eps);
   const c10::cuda::CUDAGuard guard(q.device());
   if (eps == 0) {
-    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32);
+    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32, at::Tensor());
     const at::Tensor none = at::empty({0}, den.options());
     return {out, den, at::empty({0}, k.options()), none};
   }
   auto [kn, rk] = token_normalize(k, eps);
-  const at::Tensor qn = std::get<0>(token_normalize(q, eps));
-  auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32);
+  if (q.scalar_type() == at::kFloat) {
+    auto [out, den] = attend(std::get<0>(token_normalize(q, eps)), kn, v, causal, a0, a1,
+                             allow_tf32, at::Tensor());
+    return {out, den, kn, rk};
+  }
+  auto [out, den] = attend(q, kn, v, causal, a0, a1, allow_tf32, row_rnorm(q, eps));
   return {out, den, kn, rk};
 }
 
@@ -358,6 +367,24 @@ void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_i
   const cudaError_t err =
       launch_row_norm(norm_dtype(x), r, true, c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+// 1 / max(||x||, eps) of every row of x, as token_normalize computes it, without the copy.
+at::Tensor row_rnorm(const at::Tensor& x_in, double eps) {
+  check_rows(x_in, "x");
+  const at::Tensor x = unit_rows(x_in);
+  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+  RowNorm r{};
+  r.x = x.data_ptr();
+  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  r.rnorm = rnorm.data_ptr<float>();
+  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
+  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  r.eps = static_cast<float>(eps);
+  const cudaError_t err =
+      launch_row_norm(norm_dtype(x), r, false, c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return rnorm;
 }
 
 at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,

@@ -378,11 +378,13 @@ def test_fused_token_normalisation_matches_torch(dtype, head_dim, layout):
         ((1, 16, 16, 8229, 128), "contiguous"),
     ],
 )
-def test_normalisation_inside_the_op_equals_normalised_copies(dtype, causal, shape, layout):
-    """With eps > 0 the op normalises q and k itself, recomputes the normalised q in the
-    backward and writes dq over it: out, den and the gradients are bitwise those of the op on
-    normalised copies followed by the normalisation's own backward (grouped heads, a partial
-    chunk, token-major inputs and, at 8229 tokens, the split)."""
+def test_normalisation_inside_the_op_matches_normalised_copies(dtype, causal, shape, layout):
+    """With eps > 0 the op normalises k itself (kn and rk bitwise token_normalize's) and q
+    inside the bfloat16 forward pass, whose row scales act in registers on unrounded products
+    (float32: a normalised copy); the backward normalises q again and writes dq over it. out,
+    den and the gradients agree with the op on normalised copies followed by the
+    normalisation's own backward within the dtype's tolerance, bitwise in float32 (grouped
+    heads, a partial chunk, token-major inputs and, at 8229 tokens, the split)."""
     b, h, hkv, n, d = shape
     gen = torch.Generator().manual_seed(11)
     q = _rows(torch.randn(b, h, n, d, generator=gen).to("cuda", dtype), layout)
@@ -399,12 +401,13 @@ def test_normalisation_inside_the_op_equals_normalised_copies(dtype, causal, sha
     )
     ref_dq = torch.ops.fastmax.token_normalize_bwd(dqn, q, rq_ref, 1e-6)
     ref_dk = torch.ops.fastmax.token_normalize_bwd(dkn, k, rk_ref, 1e-6)
+    assert torch.equal(kn, kn_ref) and torch.equal(rk, rk_ref)
+    limit = tolerance(str(dtype).split(".")[1])
     for got, want in zip(
-        (out, den, kn, rk, *grads),
-        (ref_out, ref_den, kn_ref, rk_ref, ref_dq, ref_dk, ref_dv),
-        strict=True,
+        (out, den, *grads), (ref_out, ref_den, ref_dq, ref_dk, ref_dv), strict=True
     ):
-        assert torch.equal(got, want)
+        assert relative_error(got, want) < limit
+        assert torch.equal(got, want) or dtype != torch.float32
     assert grads[0].is_contiguous() and grads[1].is_contiguous()
     assert all(torch.equal(t, t0) for t, t0 in zip((q, k, v, grad), before, strict=True))
 
@@ -423,11 +426,11 @@ def _peak_above(fn) -> int:
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_token_normalisation_keeps_one_copy(dtype):
-    """The default normalisation keeps only the normalised k for the backward, and the
-    backward writes dq over the normalised q it computes again: a forward keeps out and kn
-    (and O(N) row values), and a forward+backward peaks at five tensors of q's size (out, kn,
-    dq, dk, dv) plus O(N) row values and the split's states, where normalised copies made
-    outside the op need six."""
+    """The default normalisation keeps only the normalised k for the backward (q is normalised
+    inside the bfloat16 forward pass), and the backward writes dq over the normalised q it computes:
+    a forward keeps out and kn (and O(N) row values), and a forward+backward peaks at five
+    tensors of q's size (out, kn, dq, dk, dv) plus O(N) row values and the split's states,
+    where normalised copies made outside the op need six."""
     q, k, v = (
         torch.randn(2, 16, 16384, 128, device="cuda", dtype=dtype, requires_grad=True)
         for _ in "qkv"

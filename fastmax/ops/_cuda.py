@@ -14,9 +14,11 @@
 
 ``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
 the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
-does) and keeps only the normalised k (``kn``) and its row scales (``rk``) for the backward,
-which normalises q again and writes dq over that copy: one forward+backward then needs the
-gradients, ``out`` and one normalised copy. ``bwd`` returns the gradients of the raw q and k.
+does): the bfloat16 and float16 forward pass scales q's rows in registers, float32 reads a
+temporary normalised copy. Only the normalised k (``kn``) and its row scales (``rk``) are kept
+for the backward, which normalises q again and writes dq over that copy: one forward+backward
+then needs the gradients, ``out`` and one normalised copy. ``bwd`` returns the gradients of the
+raw q and k.
 ``out`` takes ``v``'s layout and each gradient its input's (dq and dk are contiguous with
 ``eps > 0``): token-major (memory order batch, token, head, dim) for a transposed view of a
 (batch, token, head, dim) tensor, as LitGPT's attention passes them, so reshaping back to
