@@ -326,24 +326,44 @@ void check_rows(const at::Tensor& t, const char* name) {
 // Rows with a unit stride along the head dimension (the kernels' layout).
 at::Tensor unit_rows(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
 
-std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps) {
-  check_rows(x_in, "x");
-  const c10::cuda::CUDAGuard guard(x_in.device());
-  const at::Tensor x = unit_rows(x_in);
-  at::Tensor y = at::empty(x.sizes(), x.options());
-  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+// The rows of x (unit stride over dim) described for the row-norm kernels.
+RowNorm row_norm_of(const at::Tensor& x, double eps) {
   RowNorm r{};
   r.x = x.data_ptr();
   r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
-  r.y = y.data_ptr();
-  r.rnorm = rnorm.data_ptr<float>();
   r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
   r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
   r.eps = static_cast<float>(eps);
+  return r;
+}
+
+void launch_rows(const RowNorm& r, const at::Tensor& x, bool backward) {
   const cudaError_t err =
-      launch_row_norm(norm_dtype(x), r, false, c10::cuda::getCurrentCUDAStream());
+      launch_row_norm(norm_dtype(x), r, backward, c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+// y = x / max(||x||, eps) per row (undefined when copy is false) and 1 / max(||x||, eps).
+std::tuple<at::Tensor, at::Tensor> normalize_rows(const at::Tensor& x_in, double eps, bool copy) {
+  check_rows(x_in, "x");
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = unit_rows(x_in);
+  at::Tensor y = copy ? at::empty(x.sizes(), x.options()) : at::Tensor();
+  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+  RowNorm r = row_norm_of(x, eps);
+  r.y = copy ? y.data_ptr() : nullptr;
+  r.rnorm = rnorm.data_ptr<float>();
+  launch_rows(r, x, false);
   return {y, rnorm};
+}
+
+std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x, double eps) {
+  return normalize_rows(x, eps, true);
+}
+
+// 1 / max(||x||, eps) of every row of x, as token_normalize computes it, without the copy.
+at::Tensor row_rnorm(const at::Tensor& x, double eps) {
+  return std::get<1>(normalize_rows(x, eps, false));
 }
 
 void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
@@ -354,37 +374,12 @@ void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_i
                   (dx.data_ptr() != dy.data_ptr() || dy.is_contiguous()),
               "fastmax token_normalize_bwd: dx must be contiguous, and dy too when it is dy");
   const at::Tensor rnorm = rnorm_in.contiguous();
-  RowNorm r{};
-  r.x = x.data_ptr();
-  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  RowNorm r = row_norm_of(x, eps);
   r.dy = dy.data_ptr();
   r.dy_sb = dy.stride(0), r.dy_sh = dy.stride(1), r.dy_sn = dy.stride(2);
   r.dx = dx.data_ptr();
   r.rnorm = rnorm.data_ptr<float>();
-  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
-  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
-  r.eps = static_cast<float>(eps);
-  const cudaError_t err =
-      launch_row_norm(norm_dtype(x), r, true, c10::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
-}
-
-// 1 / max(||x||, eps) of every row of x, as token_normalize computes it, without the copy.
-at::Tensor row_rnorm(const at::Tensor& x_in, double eps) {
-  check_rows(x_in, "x");
-  const at::Tensor x = unit_rows(x_in);
-  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
-  RowNorm r{};
-  r.x = x.data_ptr();
-  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
-  r.rnorm = rnorm.data_ptr<float>();
-  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
-  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
-  r.eps = static_cast<float>(eps);
-  const cudaError_t err =
-      launch_row_norm(norm_dtype(x), r, false, c10::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
-  return rnorm;
+  launch_rows(r, x, true);
 }
 
 at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
