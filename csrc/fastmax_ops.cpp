@@ -219,7 +219,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
 
-  // dk and dv run on side streams beside dq (after them when dq overwrites q). The side
+  // dk and dv run on side streams, beside dq or, when dq overwrites q, before it. The side
   // streams join the current one before returning, so every tensor used there is released to
   // the caching allocator only after that work is done.
   const int device = q.get_device();
