@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("fastmax.bench.figures", "figures from a bench CSV (time, memory, speedup)"),
     "targets": ("fastmax.bench.targets", "issue 9's kernel targets checked case by case"),
     "bitwise": ("fastmax.bench.bitwise", "the op's outputs and gradients compared bit for bit"),
+    "ab-time": ("fastmax.bench.ab_time", "the op's time and memory under builds compared (CSV)"),
     "profile-movement": (
         "fastmax.bench.movement",
         "split Fastmax time into compute and data movement",

@@ -1,0 +1,97 @@
+"""``fastmax ab-time``: the op timed under a label per build, rows appended, medians compared."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from fastmax.bench.ab_time import FIELDS, table
+from fastmax.cli import main
+
+
+def _rows(path):
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_builds_append_rows_and_compare(tmp_path, capsys):
+    path = tmp_path / "ab.csv"
+    common = ["--csv", str(path), "--shapes", "small", "--device", "cpu", "--backend", "torch"]
+    for label in ("old", "new", "old"):
+        assert main(["ab-time", "run", "--label", label, *common]) == 0
+    rows = _rows(path)
+    assert tuple(rows[0]) == FIELDS
+    assert [r["label"] for r in rows] == ["old"] * 2 + ["new"] * 2 + ["old"] * 2
+    assert {(r["B"], r["H"], r["N"], r["D"], r["causal"]) for r in rows} == {
+        ("1", "2", "100", "32", "True"),
+        ("2", "4", "70", "64", "False"),
+    }
+    assert all(float(r["fwd_ms"]) > 0 and float(r["fwd_bwd_ms"]) > 0 for r in rows)
+    assert all(r["peak_extra_mib"] == "" for r in rows)  # no allocator statistics on a CPU
+    assert float(rows[0]["qkv_mib"]) == pytest.approx(3 * 100 * 2 * 32 * 2 / 2**20)
+    capsys.readouterr()
+    assert main(["ab-time", "table", str(path), "--base", "old"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    assert sum("old:" in line and "fwd_ms=1.000 fwd_bwd_ms=1.000" in line for line in lines) == 2
+    assert sum("(2 rounds" in line for line in lines) == 2
+
+
+def test_table_takes_medians_over_rounds_and_ratios_to_the_base(tmp_path):
+    path = tmp_path / "ab.csv"
+    shape = {"dtype": "bfloat16", "B": 4, "H": 16, "N": 65536, "D": 128, "causal": True}
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for label, fwd, fwd_bwd in (
+            ("v8", 4.4, 16.0),
+            ("v9", 4.2, 16.5),
+            ("v8", 4.3, 15.0),
+            ("v9", 4.1, 15.9),
+            ("v8", 9.0, 17.0),
+            ("v9", 4.0, 16.2),
+        ):
+            writer.writerow(
+                {
+                    **shape,
+                    "label": label,
+                    "fwd_ms": fwd,
+                    "fwd_bwd_ms": fwd_bwd,
+                    "peak_extra_mib": 1.0,
+                    "qkv_mib": 3.0,
+                }
+            )
+    rows = {row["label"]: row for row in table(path, "v8")}
+    assert rows["v8"]["rounds"] == rows["v9"]["rounds"] == 3
+    assert rows["v8"]["fwd_ms"] == pytest.approx(4.4) and rows["v9"]["fwd_ms"] == pytest.approx(4.1)
+    assert rows["v9"]["fwd_ms_ratio"] == pytest.approx(4.1 / 4.4)
+    assert rows["v9"]["fwd_bwd_ms_ratio"] == pytest.approx(16.2 / 16.0)
+    assert rows["v8"]["fwd_bwd_ms_ratio"] == pytest.approx(1.0)
+
+
+def test_a_csv_with_other_columns_is_refused(tmp_path, capsys):
+    path = tmp_path / "other.csv"
+    path.write_text("case,tensor,bitwise\nx,out,True\n")
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(path), "--shapes", "small"]
+    assert main([*argv, "--device", "cpu", "--backend", "torch"]) == 2
+    assert "are not fastmax ab-time's" in capsys.readouterr().err
+    assert path.read_text() == "case,tensor,bitwise\nx,out,True\n"
+
+
+def test_table_names_the_labels_when_the_base_is_missing(tmp_path, capsys):
+    path = tmp_path / "ab.csv"
+    argv = ["--csv", str(path), "--shapes", "small", "--device", "cpu", "--backend", "torch"]
+    assert main(["ab-time", "run", "--label", "main", *argv]) == 0
+    assert main(["ab-time", "table", str(path), "--base", "v8"]) == 2
+    assert "--base 'v8': no rows of that label" in capsys.readouterr().err
+    assert main(["ab-time", "table", str(tmp_path / "none.csv"), "--base", "v8"]) == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without a GPU")
+def test_run_without_a_gpu_names_the_device(tmp_path, capsys):
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(tmp_path / "ab.csv")]
+    assert main(argv) == 2
+    assert "--device cuda: no CUDA device here" in capsys.readouterr().err
+    assert not (tmp_path / "ab.csv").exists()
