@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from fastmax.bench.op_args import add_device_arguments, require_device
 from fastmax.bench.sweep_config import Timing
 from fastmax.bench.timing import measure
 from fastmax.correctness import DTYPES
@@ -157,8 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_p.add_argument("--csv", type=Path, required=True, help="CSV to append to")
     run_p.add_argument("--dtype", choices=("bfloat16", "float32", "float16"), default="bfloat16")
     run_p.add_argument("--shapes", choices=sorted(SHAPE_SETS), default="h200", help="shape set")
-    run_p.add_argument("--device", default="cuda", help="torch device (default: cuda)")
-    run_p.add_argument("--backend", default="auto", help="fastmax_attention backend")
+    add_device_arguments(run_p)
     table_p = sub.add_parser("table", help="medians per shape and label, ratios to a base label")
     table_p.add_argument("csv", type=Path)
     table_p.add_argument("--base", required=True, help="label the ratios are taken against")
@@ -167,8 +167,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Append one round of rows, or print the table of a CSV."""
     if args.action == "run":
-        if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: no CUDA device here (try --device cpu)")
+        require_device(args.device)
         for shape in SHAPE_SETS[args.shapes]:  # each row is kept as soon as it is measured
             row = {"label": args.label, **time_shape(shape, args.dtype, args.device, args.backend)}
             append_rows(args.csv, [row])

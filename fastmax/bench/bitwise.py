@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from fastmax.bench.op_args import add_device_arguments, require_device
 from fastmax.correctness import Case, case_options, draw_inputs
 from fastmax.ops import fastmax_attention
 
@@ -115,10 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     save = sub.add_parser("save", help="run the op on fixed cases and save out, dq, dk, dv")
     save.add_argument("--out", type=Path, required=True, help="file to write (.pt)")
     save.add_argument("--cases", choices=sorted(CASE_SETS), default="gpu", help="case set")
-    save.add_argument("--device", default="cuda", help="torch device (default: cuda)")
-    save.add_argument(
-        "--backend", default="auto", help="fastmax_attention backend (auto, cuda, torch)"
-    )
+    add_device_arguments(save)
     comp = sub.add_parser("compare", help="compare two saved files bit for bit")
     comp.add_argument("first", type=Path)
     comp.add_argument("second", type=Path)
@@ -128,8 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Save a snapshot, or compare two and return 1 when any tensor differs."""
     if args.action == "save":
-        if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: no CUDA device here (try --device cpu)")
+        require_device(args.device)
         cases = tuple(replace(case, backend=args.backend) for case in CASE_SETS[args.cases])
         data = {"cases": [asdict(c) for c in cases], "tensors": snapshot(cases, args.device)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
