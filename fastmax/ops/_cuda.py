@@ -134,12 +134,6 @@ def cuda_attention(
     return out
 
 
-def token_normalize(x: torch.Tensor, eps: float) -> torch.Tensor:
-    """x / max(||x||, eps) per token (last dimension) in one pass over a CUDA tensor."""
-    y, _ = torch.ops.fastmax.token_normalize(x, float(eps))
-    return y
-
-
 def _empty_like_layout(like: torch.Tensor, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
     """An empty (batch, heads, n, dim) tensor laid out as the kernels lay out their outputs:
     token-major when ``like`` is a transposed view of a (batch, token, head, dim) tensor (its
@@ -177,19 +171,6 @@ def _fake_normalize_bwd(grad_y, x, rnorm, eps):
     return x.new_empty(x.shape)
 
 
-def _normalize_setup_context(ctx, inputs, output):
-    x, eps = inputs
-    _, rnorm = output
-    ctx.save_for_backward(x, rnorm)
-    ctx.eps = eps
-    ctx.mark_non_differentiable(rnorm)
-
-
-def _normalize_backward(ctx, grad_y, _grad_rnorm):
-    x, rnorm = ctx.saved_tensors
-    return torch.ops.fastmax.token_normalize_bwd(grad_y, x, rnorm, ctx.eps), None
-
-
 def _setup_context(ctx, inputs, output):
     q, k, v, causal, a0, a1, allow_tf32, *eps = inputs
     out, den, kn, rk = output
@@ -213,6 +194,3 @@ if _IMPORT_ERROR is None:
     torch.library.register_autograd("fastmax::fwd", _backward, setup_context=_setup_context)
     torch.library.register_fake("fastmax::token_normalize")(_fake_normalize)
     torch.library.register_fake("fastmax::token_normalize_bwd")(_fake_normalize_bwd)
-    torch.library.register_autograd(
-        "fastmax::token_normalize", _normalize_backward, setup_context=_normalize_setup_context
-    )
