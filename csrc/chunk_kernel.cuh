@@ -2,9 +2,9 @@
 //
 // One block (4 warps for bfloat16, 8 for float32: Shape::WARPS) owns one (batch, head of a)
 // pair and one tile of QT output columns, and walks the sequence in chunks of 64 tokens,
-// double-buffering the next chunk's tiles with cp.async. Warp w computes the chunk's rows
-// 16 (w % 4) .. + 15; with 8 warps, w and w + 4 share those rows and split the output columns:
-// each takes half of the data n-tiles (and, in the forward, both take the ones tile of the
+// double-buffering the next chunk's tiles with cp.async. Warp w < 4 computes the chunk's rows
+// 16 w .. + 15; with 8 warps, w and 7 - w share those rows and split the output columns: each
+// takes half of the data n-tiles (and, in the forward, both take the ones tile of the
 // denominator). Per chunk (scan modes):
 //   out  = A S_prev + sigma_prev                    (state of earlier chunks)
 //   W    = s A B^T + alpha beta^T, masked           (16 rows per row slice, in each of its warps)
@@ -29,7 +29,7 @@
 
 namespace fastmax {
 
-constexpr int kRowSlices = 4;  // 16-row slices of a chunk; warp w computes slice w % 4
+constexpr int kRowSlices = 4;  // 16-row slices of a chunk
 
 enum Mode : int { kScanFwd = 0, kScanRev = 1, kFull = 2 };
 
@@ -56,7 +56,7 @@ struct Shape {
   static constexpr int LDP = Frag<T>::ld(P);
   static constexpr int LDC = Frag<T>::ld(QTE);
   static constexpr int LDS = Frag<T>::ld_state(QTE);
-  // Warps per block. float32: 8, warps w and w + 4 share a row slice and split its output
+  // Warps per block. float32: 8, warps w and 7 - w share a row slice and split its output
   // n-tiles. bfloat16: 4, one per row slice; its backward passes run three at a time and fill
   // the SMs already (csrc/PERF.md v4: 8 warps were 0.92x there, float32 1.4-1.8x).
   static constexpr int WARPS = sizeof(T) == 4 ? 8 : 4;
@@ -196,8 +196,12 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g8 = lane >> 2, t4 = lane & 3;
-  // Output rows 16 rs .. + 15 of each chunk and data n-tiles [o_n0, o_n0 + NDW).
-  const int rs = warp % kRowSlices, o_n0 = (warp / kRowSlices) * NDW;
+  // Output rows 16 rs .. + 15 of each chunk and data n-tiles [o_n0, o_n0 + NDW). The scans'
+  // triangle gives slice 3 the most work (slice 0 the least for kScanRev), and a warp issues on
+  // the SM sub-partition of its index mod 4. So with 8 warps the second warp of slice s is
+  // warp 7 - s: each sub-partition gets one heavy and one light slice.
+  const int o_n0 = (warp / kRowSlices) * NDW;
+  const int rs = warp < kRowSlices ? warp : 2 * kRowSlices - 1 - warp;
   // This warp's part of S: m-tiles m_base .. + MT - 1, n-tiles [s_n0, s_n0 + s_cnt).
   const int m_base = S::PARTS == 1 ? warp * MT : warp % S::M;
   const int s_n0 = S::PARTS == 1 ? 0 : (warp / S::M) * NS;
