@@ -16,8 +16,8 @@ namespace fastmax {
 namespace {
 
 constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about one chunk's loads
-// The same for a forward cut for two blocks per SM: measured slower below 32-chunk segments
-// (N = 1024, 2048 at the paper's shape, launch-bound), faster from N = 4096.
+// The same for a cut for two blocks per SM (the forward and dq passes): measured slower below
+// 32-chunk segments (N = 1024, 2048 at the paper's shape, launch-bound), faster from N = 4096.
 constexpr int kMinForwardSegmentChunks = 32;
 // Blocks wanted: at most this many times what the SMs hold at once. Rounding the segments up
 // instead would start a last, nearly empty wave: at micro-batch 1, context 32768, 17 segments
@@ -73,7 +73,9 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
   const int warps = visit_shape(dtype, kind, dim, [](auto tag, auto pc, auto kc) -> int {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::WARPS;
   });
-  if (!half_idle && (kind != kFwd || warps != 4)) return 1;
+  // With more than half the SMs busy, only passes that run alone are cut for two blocks per SM:
+  // the forward, and dq, which runs after dk and dv (they share the SMs on two streams).
+  if (!half_idle && ((kind != kFwd && kind != kDq) || warps != 4)) return 1;
   // Blocks of this pass one SM holds at once, by shared memory (0: the pass does not fit).
   const int64_t per_sm = visit_shape(dtype, kind, dim, [&](auto tag, auto pc, auto kc) -> int64_t {
     using T = typename decltype(tag)::type;
