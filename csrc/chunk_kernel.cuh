@@ -186,6 +186,11 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // Row scales of a (Params::ra): the bfloat16 forward only. The float32 passes are limited by
   // instruction issue and fetch, and even these few instructions cost them 5-8% (PERF.md v9).
   constexpr bool kRowScales = KIND == kFwd && sizeof(T) == 2;
+  // The float32 scans from head_dim 128 unroll the k loops of A S, W and the state update only
+  // twice: fully unrolled they stalled on instruction fetch (ncu: 1.1-1.8 of ~5 cycles per
+  // issue) and ran 17-20% slower (PERF.md v10). bfloat16's passes do not stall there, and the
+  // float32 full mode and head_dim 64 were 3-4% slower rolled.
+  constexpr int kUnrollK = sizeof(T) == 4 && MODE != kFull && P >= 128 ? 2 : 64;  // 64: all
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* smem = reinterpret_cast<T*>(smem_raw);
@@ -340,7 +345,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     const T* tb = stage_ptr(st) + S::TILE_A;
     const T* tc = stage_ptr(st) + 2 * S::TILE_A;
     if (s_cnt > 0) {
-#pragma unroll
+#pragma unroll kUnrollK
       for (int kk = 0; kk < kChunk / 16; ++kk) {
 #pragma unroll
         for (int mi = 0; mi < MT; ++mi) {
@@ -464,7 +469,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // norm_rows, times the rows' scales (a's rows are then raw).
   auto apply_state = [&](int st, float (*out)[4]) {
     const T* ta = stage_ptr(st);
-#pragma unroll
+#pragma unroll kUnrollK
     for (int kk = 0; kk < P / 16; ++kk) {
       typename F::A af;
       F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
@@ -599,7 +604,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) w[j][e] = 0.f;
-#pragma unroll
+#pragma unroll kUnrollK
       for (int kk = 0; kk < P / 16; ++kk) {
         typename F::A af;
         F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
