@@ -190,6 +190,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // twice: fully unrolled they stalled on instruction fetch (ncu: 1.1-1.8 of ~5 cycles per
   // issue) and ran 17-20% slower (PERF.md v10). bfloat16's passes do not stall there, and the
   // float32 full mode and head_dim 64 were 3-4% slower rolled.
+  constexpr bool kSkipTriangle = sizeof(T) == 4;  // see W below
   constexpr int kUnrollK = sizeof(T) == 4 && MODE != kFull && P >= 128 ? 2 : 64;  // 64: all
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -598,7 +599,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       }
 
       // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle
-      // (each warp of a row slice computes it).
+      // (each warp of a row slice computes it). bfloat16 warps compute all four column tiles:
+      // the tiles the mask zeroes cost only the lighter slices products, and the loop has no
+      // branches to split its schedule (1.5-3% faster, PERF.md v10). float32, bound by
+      // instruction issue, skips them.
       float w[kChunk / 8][4];
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j)
@@ -610,7 +614,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
 #pragma unroll
         for (int jp = 0; jp < kChunk / 16; ++jp) {
-          if (MODE == kScanFwd ? jp > rs : jp < rs) continue;
+          if (kSkipTriangle && (MODE == kScanFwd ? jp > rs : jp < rs)) continue;
           typename F::B b0, b1;
           F::load_b2(b0, b1, tb, LDP, 16 * jp, 16 * kk, lane);
           F::mma(w[2 * jp], af, b0, p.split);
