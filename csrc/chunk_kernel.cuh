@@ -190,7 +190,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // twice: fully unrolled they stalled on instruction fetch (ncu: 1.1-1.8 of ~5 cycles per
   // issue) and ran 17-20% slower (PERF.md v10). bfloat16's passes do not stall there, and the
   // float32 full mode and head_dim 64 were 3-4% slower rolled.
-  constexpr bool kSkipTriangle = sizeof(T) == 4;  // see W below
+  constexpr bool kSkipTriangle = sizeof(T) == 4 || P > 128;  // see W below
   constexpr int kUnrollK = sizeof(T) == 4 && MODE != kFull && P >= 128 ? 2 : 64;  // 64: all
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -602,7 +602,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       // (each warp of a row slice computes it). bfloat16 warps compute all four column tiles:
       // the tiles the mask zeroes cost only the lighter slices products, and the loop has no
       // branches to split its schedule (1.5-3% faster, PERF.md v10). float32, bound by
-      // instruction issue, skips them.
+      // instruction issue, skips them, and so does head_dim 256, whose dk scan would spill.
       float w[kChunk / 8][4];
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j)
