@@ -31,6 +31,15 @@ namespace fastmax {
 
 constexpr int kRowSlices = 4;  // 16-row slices of a chunk
 
+// Shared memory of the GPUs the kernel shapes are sized for at compile time: Hopper (sm_90)
+// gives a block up to 227 KB of an SM's 228 KB and reserves 1 KB per resident block; the
+// smallest per-block limit of the other targeted GPUs (sm_86, sm_89) is 99 KB. Launches check
+// the running device's limits (stages_for).
+constexpr size_t kHopperBlockSmem = 227 * 1024;
+constexpr size_t kHopperSmSmem = 228 * 1024;
+constexpr size_t kReservedPerBlock = 1024;
+constexpr size_t kSmallestBlockSmem = 99 * 1024;
+
 enum Mode : int { kScanFwd = 0, kScanRev = 1, kFull = 2 };
 
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
@@ -82,18 +91,17 @@ struct Shape {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
            sizeof(float) * (size_t(stages) * 4 * kChunk + (WARPS + 1) * QTE);
   }
-  // Two stages (prefetch the next chunk) where Hopper's 227 KB per block allow it.
-  static constexpr int STAGES = bytes(2) <= 227 * 1024 ? 2 : 1;
-  // The single-stage variant is also built where two stages exceed 99 KB, the smallest per-block
-  // limit of the targeted GPUs (sm_86, sm_89), so those GPUs fall back to it at run time.
-  static constexpr bool SINGLE_FALLBACK = STAGES == 2 && bytes(2) > 99 * 1024;
+  // Two stages (prefetch the next chunk) where Hopper's per-block limit allows them.
+  static constexpr int STAGES = bytes(2) <= kHopperBlockSmem ? 2 : 1;
+  // The single-stage variant is also built where two stages exceed the smallest per-block
+  // limit of the targeted GPUs, so those GPUs fall back to it at run time.
+  static constexpr bool SINGLE_FALLBACK = STAGES == 2 && bytes(2) > kSmallestBlockSmem;
   // The register budget, as __launch_bounds__'s blocks per SM: for bfloat16's two-stage
-  // kernels the blocks that shared memory allows on an H200 SM (228 KB, 1 KB reserved per
-  // block), at most three, so that registers do not cost a resident block; one for float32
-  // (eight warps, one block by shared memory from head_dim 64) and for the single-stage
-  // fallbacks of GPUs with 100 KB per SM.
+  // kernels the blocks that shared memory allows on a Hopper SM, at most three, so that
+  // registers do not cost a resident block; one for float32 (eight warps, one block by shared
+  // memory from head_dim 64) and for the single-stage fallbacks of GPUs with 100 KB per SM.
   static constexpr int min_blocks(int stages) {
-    const int by_smem = int((228 * 1024) / (bytes(2) + 1024));
+    const int by_smem = int(kHopperSmSmem / (bytes(2) + kReservedPerBlock));
     return sizeof(T) == 2 && stages == 2 ? (by_smem < 3 ? (by_smem < 1 ? 1 : by_smem) : 3) : 1;
   }
 };

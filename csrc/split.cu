@@ -82,7 +82,7 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
     constexpr int P = decltype(pc)::value, KIND = decltype(kc)::value;
     const int stages = stages_for<T, P, KIND>(size_t(gpu.smem_per_block));
     if (stages == 0) return 0;
-    const size_t bytes = Shape<T, P, KIND>::bytes(stages) + 1024;  // 1 KB reserved per block
+    const size_t bytes = Shape<T, P, KIND>::bytes(stages) + kReservedPerBlock;
     return bytes < size_t(gpu.smem_per_sm) ? int64_t(gpu.smem_per_sm / bytes) : 1;
   });
   if (!half_idle && per_sm < 2) return 1;
