@@ -198,8 +198,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // twice: fully unrolled they stalled on instruction fetch (ncu: 1.1-1.8 of ~5 cycles per
   // issue) and ran 17-20% slower (PERF.md v10). bfloat16's passes do not stall there, and the
   // float32 full mode and head_dim 64 were 3-4% slower rolled.
-  constexpr bool kSkipTriangle = sizeof(T) == 4 || P > 128;  // see W below
   constexpr int kUnrollK = sizeof(T) == 4 && MODE != kFull && P >= 128 ? 2 : 64;  // 64: all
+  // W's products skip the tiles outside the scan's triangle (see W below).
+  constexpr bool kSkipTriangle = sizeof(T) == 4 || P > 128;
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* smem = reinterpret_cast<T*>(smem_raw);

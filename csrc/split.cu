@@ -18,7 +18,7 @@ namespace {
 constexpr int kMinSegmentChunks = 8;  // a segment's initial state costs about one chunk's loads
 // The same for a cut for two blocks per SM (the forward and dq passes): measured slower below
 // 32-chunk segments (N = 1024, 2048 at the paper's shape, launch-bound), faster from N = 4096.
-constexpr int kMinForwardSegmentChunks = 32;
+constexpr int kMinCutSegmentChunks = 32;
 // Blocks wanted: at most this many times what the SMs hold at once. Rounding the segments up
 // instead would start a last, nearly empty wave: at micro-batch 1, context 32768, 17 segments
 // make 544 blocks for 528 places, a third wave of 16 blocks.
@@ -88,7 +88,7 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
   if (!half_idle && per_sm < 2) return 1;
   const int64_t wanted = (half_idle ? kWaves * per_sm * gpu.sms : 2 * gpu.sms) / blocks;
   const int64_t most =
-      ((n + kChunk - 1) / kChunk) / (half_idle ? kMinSegmentChunks : kMinForwardSegmentChunks);
+      ((n + kChunk - 1) / kChunk) / (half_idle ? kMinSegmentChunks : kMinCutSegmentChunks);
   const int64_t segments = wanted < most ? wanted : most;
   return segments >= 2 ? static_cast<int>(segments) : 1;
 }
