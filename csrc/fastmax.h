@@ -137,4 +137,19 @@ struct RowNorm {
 };
 cudaError_t launch_row_norm(int dtype, const RowNorm& r, bool backward, cudaStream_t stream);
 
+// Rotary position embedding of the first `rope` elements of every row (rope.cu): x and y have
+// the given element strides over batch, head and token and 16-byte aligned rows; cos and sin
+// are float32 (n, rope), contiguous. rope / 2 must be a multiple of the elements in 16 bytes.
+// inverse: the transpose (the gradient). dtype: 0 = bfloat16, 1 = float32, 2 = float16.
+struct Rope {
+  const void* x;
+  int64_t x_sb, x_sh, x_sn;
+  void* y;
+  int64_t y_sb, y_sh, y_sn;
+  const float* cos;
+  const float* sin;
+  int batch, heads, n, dim, rope;
+};
+cudaError_t launch_rope(int dtype, const Rope& r, bool inverse, cudaStream_t stream);
+
 }  // namespace fastmax

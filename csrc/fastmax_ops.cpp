@@ -58,14 +58,19 @@ void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v)
                     "fastmax CUDA op: tensors of 2^31 elements or more are not supported");
 }
 
-// The tensor the kernels read: float16 becomes bfloat16; rows must be 16-byte aligned.
-at::Tensor kernel_view(const at::Tensor& t) {
-  if (t.scalar_type() == at::kHalf) return t.to(at::kBFloat16).contiguous();
+// t itself when its rows are 16-byte aligned with unit stride, else a contiguous copy.
+at::Tensor aligned_rows(const at::Tensor& t) {
   const int64_t per16 = 16 / static_cast<int64_t>(t.element_size());
   const bool aligned = t.stride(3) == 1 && t.stride(0) % per16 == 0 && t.stride(1) % per16 == 0 &&
                        t.stride(2) % per16 == 0 &&
                        reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0;
   return aligned ? t : t.contiguous();
+}
+
+// The tensor the kernels read: float16 becomes bfloat16; rows must be 16-byte aligned.
+at::Tensor kernel_view(const at::Tensor& t) {
+  if (t.scalar_type() == at::kHalf) return t.to(at::kBFloat16).contiguous();
+  return aligned_rows(t);
 }
 
 void set_roles(Params& p, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
@@ -393,6 +398,31 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
   return dx;
 }
 
+// Rotary embedding of x's rows (inverse: its transpose, for the gradient); cos and sin are float32
+// (n, rope), contiguous, with rope / 2 a multiple of the elements in 16 bytes (checked by the
+// caller, fastmax/ops/rope.py). The result is token-major (memory order batch, token, head,
+// dim): a model reshaping it, or the gradient of a transposed (batch, token, head, dim) view,
+// to (batch, token, heads x dim) needs no copy.
+at::Tensor rope(const at::Tensor& x_in, const at::Tensor& cos, const at::Tensor& sin,
+                bool inverse) {
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = aligned_rows(x_in);
+  const int64_t b = x.size(0), h = x.size(1), n = x.size(2), d = x.size(3);
+  const at::Tensor y = at::empty({b, n, h, d}, x.options()).transpose(1, 2);
+  Rope r{};
+  r.x = x.data_ptr();
+  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  r.y = y.data_ptr();
+  r.y_sb = y.stride(0), r.y_sh = y.stride(1), r.y_sn = y.stride(2);
+  r.cos = cos.data_ptr<float>(), r.sin = sin.data_ptr<float>();
+  r.batch = static_cast<int>(b), r.heads = static_cast<int>(h), r.n = static_cast<int>(n);
+  r.dim = static_cast<int>(d), r.rope = static_cast<int>(cos.size(1));
+  const cudaError_t err =
+      launch_rope(norm_dtype(x), r, inverse, c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return y;
+}
+
 // Whether the passes for this dtype and head_dim fit the shared memory of a device.
 bool fits_device(c10::ScalarType dtype, int64_t head_dim, int64_t device) {
   const size_t need = shared_memory_needed(dtype == at::kFloat ? 1 : 0, static_cast<int>(head_dim));
@@ -434,6 +464,7 @@ TORCH_LIBRARY(fastmax, m) {
         "-> (Tensor, Tensor, Tensor)");
   m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
+  m.def("rope(Tensor x, Tensor cos, Tensor sin, bool inverse) -> Tensor");
   m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);
   m.def("split_segments(ScalarType dtype, int kind, int batch, int heads, int n, int head_dim, "
         "int sms, int smem_per_sm, int smem_per_block) -> int",
@@ -445,6 +476,7 @@ TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {
   m.impl("bwd", &fastmax::bwd);
   m.impl("token_normalize", &fastmax::token_normalize);
   m.impl("token_normalize_bwd", &fastmax::token_normalize_bwd);
+  m.impl("rope", &fastmax::rope);
 }
 
 // A Python module so that `import fastmax._C` loads the library and runs the registrations.

@@ -54,6 +54,34 @@ def test_attention_layer_equals_the_float64_formula(groups):
         assert rel_err(out, ref) < 1e-5
 
 
+@pytest.mark.parametrize("groups", [4, 2])
+def test_full_sequence_forward_equals_litgpt_forward(groups, monkeypatch):
+    """The Fastmax layer's own forward (RoPE by apply_rope, key/value heads never repeated)
+    computes what LitGPT's forward computes with the same weights: outputs and gradients."""
+    model = tiny("fastmax", n_query_groups=groups).double()
+    layer = model.transformer.h[0].attn
+    ropes = []
+    real = attention_module.apply_rope
+    monkeypatch.setattr(
+        attention_module, "apply_rope", lambda *args: ropes.append(1) or real(*args)
+    )
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 37, model.config.n_embd, generator=gen, dtype=torch.float64)
+    cos, sin = model.cos[:37].unsqueeze(0), model.sin[:37].unsqueeze(0)
+    outputs, grads = [], []
+    for forward in (layer.forward, lambda *a: CausalSelfAttention.forward(layer, *a)):
+        leaf = x.clone().requires_grad_()
+        out = forward(leaf, cos, sin)
+        out.square().sum().backward()
+        outputs.append(out)
+        grads.append([leaf.grad, *(p.grad.clone() for p in layer.parameters())])
+        layer.zero_grad()
+    assert len(ropes) == 2, "the layer's own forward rotates q and k"
+    assert rel_err(outputs[0], outputs[1]) < 1e-12
+    for fast, litgpt in zip(*grads, strict=True):
+        assert rel_err(fast, litgpt) < 1e-12
+
+
 def test_fastmax_model_calls_the_op_with_grouped_heads(monkeypatch):
     calls = []
     real = attention_module.fastmax_attention

@@ -1,13 +1,17 @@
 """The attention swap: subclasses of LitGPT's ``CausalSelfAttention``.
 
 LitGPT computes the projections, RoPE and the KV cache in ``CausalSelfAttention.forward`` and
-then calls ``self.scaled_dot_product_attention(q, k, v, mask)``; the subclasses below override
-that one method and nothing else.
+then calls ``self.scaled_dot_product_attention(q, k, v, mask)``; the subclasses override that
+method, and the Fastmax one also ``forward`` for full sequences.
 
 * :class:`FastmaxSelfAttention` calls ``fastmax.fastmax_attention(q, k, v, causal=True, ...)``
   (backend "auto": the CUDA op for CUDA tensors when it is built, the PyTorch backend otherwise).
-  With a KV cache (generation: a mask is given, queries may be fewer than keys) it evaluates the
-  same Fastmax weights exactly by the small masked quadratic form :func:`masked_fastmax`.
+  For a full sequence (training, scoring) its ``forward`` computes the same projections and
+  RoPE as LitGPT's, the RoPE by :func:`fastmax.ops.rope.apply_rope`: one kernel each way on
+  CUDA, where LitGPT's element-wise RoPE and its gradient moved q and k about ten times per
+  layer. With a KV cache (generation: a mask is given, queries may be fewer than keys) LitGPT's
+  ``forward`` runs, and the method evaluates the same Fastmax weights exactly by the small
+  masked quadratic form :func:`masked_fastmax`.
 * :class:`NoAttention` returns the values unchanged: projections kept, the attention op removed,
   the throughput upper bound of any attention.
 
@@ -23,6 +27,7 @@ from litgpt.model import CausalSelfAttention
 
 from fastmax.ops import fastmax_attention
 from fastmax.ops.normalize import normalize_qk
+from fastmax.ops.rope import apply_rope
 
 
 def key_value_heads(
@@ -77,7 +82,45 @@ def masked_fastmax(
 
 
 class FastmaxSelfAttention(CausalSelfAttention):
-    """LitGPT's causal self-attention with the softmax replaced by Fastmax."""
+    """LitGPT's causal self-attention with the softmax replaced by Fastmax.
+
+    Training and full-sequence forwards (no KV cache, no mask) take :meth:`forward`'s own path:
+    the same projections, RoPE by :func:`fastmax.ops.rope.apply_rope` (one kernel each way on
+    CUDA) and key/value heads passed ungrouped. Everything else (generation with a KV cache,
+    query/key norms, sliding windows, interleaved RoPE) runs LitGPT's ``forward``, which calls
+    :meth:`scaled_dot_product_attention`.
+    """
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        input_pos: torch.Tensor | None = None,
+        input_pos_maxp1: int | None = None,
+    ) -> torch.Tensor:
+        config = self.config
+        if (
+            input_pos is not None
+            or mask is not None
+            or config.norm_qk
+            or config.rope_interleave
+            or self.apply_sliding_window_attention
+            or cos.dim() != 3
+            or cos.size(0) != 1
+        ):
+            return super().forward(x, cos, sin, mask, input_pos, input_pos_maxp1)
+        b, t, _ = x.shape
+        heads, groups, size = config.n_head, config.n_query_groups, config.head_size
+        q, k, v = self.qkv(x).split((heads * size, groups * size, groups * size), dim=-1)
+        q = q.view(b, t, heads, size).transpose(1, 2)
+        k = k.view(b, t, groups, size).transpose(1, 2)
+        v = v.view(b, t, groups, size).transpose(1, 2)
+        if cos.size(-1) > 0:
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        y = fastmax_attention(q, k, v, causal=True, **config.fastmax_options)
+        return self.proj(y.transpose(1, 2).reshape(b, t, heads * size))
 
     def scaled_dot_product_attention(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
