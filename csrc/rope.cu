@@ -21,15 +21,17 @@ namespace {
 
 constexpr int kRopeThreads = 256;
 
+// The grid is (vectors of a head's rows / kRopeThreads, heads, batch): 32-bit index arithmetic
+// only (64-bit division is a long instruction sequence, and this kernel moves bytes).
 template <typename T, bool INVERSE>
 __global__ void __launch_bounds__(kRopeThreads) rope_kernel(const Rope r) {
   constexpr int V = kVec<T>;
   const int per_row = r.dim / V;
-  const int64_t t = int64_t(blockIdx.x) * kRopeThreads + threadIdx.x;
-  const int64_t row = t / per_row;
-  if (row >= int64_t(r.batch) * r.heads * r.n) return;
-  const int d0 = static_cast<int>(t - row * per_row) * V;
-  const int64_t i = row % r.n, bh = row / r.n, h = bh % r.heads, b = bh / r.heads;
+  const int t = blockIdx.x * kRopeThreads + threadIdx.x;
+  const int i = t / per_row;
+  if (i >= r.n) return;
+  const int d0 = (t - i * per_row) * V;
+  const int64_t b = blockIdx.z, h = blockIdx.y;
   const T* x = static_cast<const T*>(r.x) + b * r.x_sb + h * r.x_sh + i * r.x_sn;
   T* y = static_cast<T*>(r.y) + b * r.y_sb + h * r.y_sh + i * r.y_sn;
   const uint4 own = __ldg(reinterpret_cast<const uint4*>(x + d0));
@@ -44,8 +46,8 @@ __global__ void __launch_bounds__(kRopeThreads) rope_kernel(const Rope r) {
   float f[V], g[V], c[V], s[V];
   unpack<T>(own, f);
   unpack<T>(other, g);
-  const float* cos_row = r.cos + i * r.rope;
-  const float* sin_row = r.sin + i * r.rope;
+  const float* cos_row = r.cos + int64_t(i) * r.rope;
+  const float* sin_row = r.sin + int64_t(i) * r.rope;
   // Inverse: the partner's sine; forward: this element's.
   const int s0 = INVERSE ? p0 : d0;
 #pragma unroll
@@ -64,11 +66,12 @@ __global__ void __launch_bounds__(kRopeThreads) rope_kernel(const Rope r) {
 
 template <typename T>
 cudaError_t launch(const Rope& r, bool inverse, cudaStream_t stream) {
-  const int64_t threads = int64_t(r.batch) * r.heads * r.n * (r.dim / kVec<T>);
-  if (threads == 0) return cudaSuccess;
-  const int64_t blocks = (threads + kRopeThreads - 1) / kRopeThreads;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  const unsigned grid = static_cast<unsigned>(blocks);
+  const int64_t threads = int64_t(r.n) * (r.dim / kVec<T>);  // per (batch, head)
+  if (threads == 0 || r.heads == 0 || r.batch == 0) return cudaSuccess;
+  if (threads > 0x7fffffff - kRopeThreads || r.heads > 65535 || r.batch > 65535)
+    return cudaErrorInvalidConfiguration;
+  const dim3 grid(static_cast<unsigned>((threads + kRopeThreads - 1) / kRopeThreads), r.heads,
+                  r.batch);
   if (inverse) {
     rope_kernel<T, true><<<grid, kRopeThreads, 0, stream>>>(r);
   } else {

@@ -118,6 +118,9 @@ class FastmaxSelfAttention(CausalSelfAttention):
         k = k.view(b, t, groups, size).transpose(1, 2)
         v = v.view(b, t, groups, size).transpose(1, 2)
         if cos.size(-1) > 0:
+            # The tables once per layer in the kernel's float32 (LitGPT keeps them in the
+            # model's dtype); float64 stays float64.
+            cos, sin = (t[0].to(torch.promote_types(t.dtype, torch.float32)) for t in (cos, sin))
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         y = fastmax_attention(q, k, v, causal=True, **config.fastmax_options)
         return self.proj(y.transpose(1, 2).reshape(b, t, heads * size))

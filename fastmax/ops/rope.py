@@ -62,8 +62,10 @@ def _checked_tables(
 
 def _kernel_fits(x: torch.Tensor, r: int) -> bool:
     """Whether the CUDA kernel takes x: a CUDA dtype it has, 16-byte vectors covering a head
-    row and R/2, the extension built."""
+    row and R/2, batch and heads within its grid, the extension built."""
     if not (x.is_cuda and _cuda.extension_loaded() and x.dtype in _cuda.SUPPORTED_DTYPES):
+        return False
+    if max(x.shape[0], x.shape[1]) > 65535 or x.shape[2] * x.shape[3] >= 2**31:
         return False
     per16 = 16 // x.element_size()
     return x.shape[3] % per16 == 0 and (r // 2) % per16 == 0
