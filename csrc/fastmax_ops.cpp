@@ -160,8 +160,91 @@ std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor&
   return {out, den};
 }
 
-std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps);
-at::Tensor row_rnorm(const at::Tensor& x_in, double eps);
+int norm_dtype(const at::Tensor& t) {
+  const auto st = t.scalar_type();
+  TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat,
+                   "fastmax token_normalize: dtype must be float16, bfloat16 or float32, got ", st);
+  return st == at::kBFloat16 ? 0 : (st == at::kFloat ? 1 : 2);
+}
+
+void check_rows(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.is_cuda() && t.dim() == 4, "fastmax token_normalize: ", name,
+                    " must be a 4-dimensional CUDA tensor, got ", t.sizes(), " on ", t.device());
+  TORCH_CHECK_VALUE(t.size(3) >= 1 && t.size(3) <= 256,
+                    "fastmax token_normalize: head_dim must be 1 to 256, got ", t.size(3));
+}
+
+// Rows with a unit stride along the head dimension (the kernels' layout).
+at::Tensor unit_rows(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
+
+// The rows of x (unit stride over dim) described for the row-norm kernels.
+RowNorm row_norm_of(const at::Tensor& x, double eps) {
+  RowNorm r{};
+  r.x = x.data_ptr();
+  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
+  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  r.eps = static_cast<float>(eps);
+  return r;
+}
+
+void launch_rows(const RowNorm& r, const at::Tensor& x, bool backward) {
+  const cudaError_t err =
+      launch_row_norm(norm_dtype(x), r, backward, c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+// y = x / max(||x||, eps) per row (undefined when copy is false) and 1 / max(||x||, eps).
+std::tuple<at::Tensor, at::Tensor> normalize_rows(const at::Tensor& x_in, double eps, bool copy) {
+  check_rows(x_in, "x");
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = unit_rows(x_in);
+  at::Tensor y = copy ? at::empty(x.sizes(), x.options()) : at::Tensor();
+  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+  RowNorm r = row_norm_of(x, eps);
+  r.y = copy ? y.data_ptr() : nullptr;
+  r.rnorm = rnorm.data_ptr<float>();
+  launch_rows(r, x, false);
+  return {y, rnorm};
+}
+
+std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x, double eps) {
+  return normalize_rows(x, eps, true);
+}
+
+// 1 / max(||x||, eps) of every row of x, as token_normalize computes it, without the copy.
+at::Tensor row_rnorm(const at::Tensor& x, double eps) {
+  return std::get<1>(normalize_rows(x, eps, false));
+}
+
+// dx of y = x * rnorm (token normalisation) from dy, written into dx (which may be dy itself
+// when dy is contiguous: each row is read whole before it is written).
+void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
+                              const at::Tensor& rnorm_in, double eps, const at::Tensor& dx) {
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = unit_rows(x_in), dy = unit_rows(grad_y_in);
+  TORCH_CHECK(dx.is_contiguous() && dx.sizes() == x.sizes() &&
+                  (dx.data_ptr() != dy.data_ptr() || dy.is_contiguous()),
+              "fastmax token_normalize_bwd: dx must be contiguous, and dy too when it is dy");
+  const at::Tensor rnorm = rnorm_in.contiguous();
+  RowNorm r = row_norm_of(x, eps);
+  r.dy = dy.data_ptr();
+  r.dy_sb = dy.stride(0), r.dy_sh = dy.stride(1), r.dy_sn = dy.stride(2);
+  r.dx = dx.data_ptr();
+  r.rnorm = rnorm.data_ptr<float>();
+  launch_rows(r, x, true);
+}
+
+at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
+                               const at::Tensor& rnorm, double eps) {
+  check_rows(x, "x");
+  check_rows(grad_y, "grad_y");
+  TORCH_CHECK_VALUE(grad_y.sizes() == x.sizes() && grad_y.scalar_type() == x.scalar_type(),
+                    "fastmax token_normalize: grad_y must match x in shape and dtype");
+  at::Tensor dx = at::empty(x.sizes(), x.options());
+  token_normalize_bwd_into(grad_y, x, rnorm, eps, dx);
+  return dx;
+}
 
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
 // k by token_normalize, whose result (kn) and row scales (rk) are returned for the backward;
@@ -268,11 +351,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   return {dq, dk, dv};
 }
 
-// dx of y = x * rnorm (token normalisation) from dy, written into dx (which may be dy itself
-// when dy is contiguous: each row is read whole before it is written).
-void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
-                              const at::Tensor& rnorm_in, double eps, const at::Tensor& dx);
-
 // Gradients with respect to q, k and v. eps > 0: through fwd's token normalisation (kn and rk
 // from fwd; q and k raw). The normalised q is computed again and dq written over it, and the
 // normalisation's backward runs in place on dq and dk, so the passes need no more memory than
@@ -312,90 +390,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
   token_normalize_bwd_into(dqn, q, rq, eps, dq);
   token_normalize_bwd_into(dkn, k, rk, eps, dk);
   return {dq, dk, dv};
-}
-
-int norm_dtype(const at::Tensor& t) {
-  const auto st = t.scalar_type();
-  TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat,
-                   "fastmax token_normalize: dtype must be float16, bfloat16 or float32, got ", st);
-  return st == at::kBFloat16 ? 0 : (st == at::kFloat ? 1 : 2);
-}
-
-void check_rows(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_VALUE(t.is_cuda() && t.dim() == 4, "fastmax token_normalize: ", name,
-                    " must be a 4-dimensional CUDA tensor, got ", t.sizes(), " on ", t.device());
-  TORCH_CHECK_VALUE(t.size(3) >= 1 && t.size(3) <= 256,
-                    "fastmax token_normalize: head_dim must be 1 to 256, got ", t.size(3));
-}
-
-// Rows with a unit stride along the head dimension (the kernels' layout).
-at::Tensor unit_rows(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
-
-// The rows of x (unit stride over dim) described for the row-norm kernels.
-RowNorm row_norm_of(const at::Tensor& x, double eps) {
-  RowNorm r{};
-  r.x = x.data_ptr();
-  r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
-  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
-  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
-  r.eps = static_cast<float>(eps);
-  return r;
-}
-
-void launch_rows(const RowNorm& r, const at::Tensor& x, bool backward) {
-  const cudaError_t err =
-      launch_row_norm(norm_dtype(x), r, backward, c10::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
-}
-
-// y = x / max(||x||, eps) per row (undefined when copy is false) and 1 / max(||x||, eps).
-std::tuple<at::Tensor, at::Tensor> normalize_rows(const at::Tensor& x_in, double eps, bool copy) {
-  check_rows(x_in, "x");
-  const c10::cuda::CUDAGuard guard(x_in.device());
-  const at::Tensor x = unit_rows(x_in);
-  at::Tensor y = copy ? at::empty(x.sizes(), x.options()) : at::Tensor();
-  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
-  RowNorm r = row_norm_of(x, eps);
-  r.y = copy ? y.data_ptr() : nullptr;
-  r.rnorm = rnorm.data_ptr<float>();
-  launch_rows(r, x, false);
-  return {y, rnorm};
-}
-
-std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x, double eps) {
-  return normalize_rows(x, eps, true);
-}
-
-// 1 / max(||x||, eps) of every row of x, as token_normalize computes it, without the copy.
-at::Tensor row_rnorm(const at::Tensor& x, double eps) {
-  return std::get<1>(normalize_rows(x, eps, false));
-}
-
-void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
-                              const at::Tensor& rnorm_in, double eps, const at::Tensor& dx) {
-  const c10::cuda::CUDAGuard guard(x_in.device());
-  const at::Tensor x = unit_rows(x_in), dy = unit_rows(grad_y_in);
-  TORCH_CHECK(dx.is_contiguous() && dx.sizes() == x.sizes() &&
-                  (dx.data_ptr() != dy.data_ptr() || dy.is_contiguous()),
-              "fastmax token_normalize_bwd: dx must be contiguous, and dy too when it is dy");
-  const at::Tensor rnorm = rnorm_in.contiguous();
-  RowNorm r = row_norm_of(x, eps);
-  r.dy = dy.data_ptr();
-  r.dy_sb = dy.stride(0), r.dy_sh = dy.stride(1), r.dy_sn = dy.stride(2);
-  r.dx = dx.data_ptr();
-  r.rnorm = rnorm.data_ptr<float>();
-  launch_rows(r, x, true);
-}
-
-at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
-                               const at::Tensor& rnorm, double eps) {
-  check_rows(x, "x");
-  check_rows(grad_y, "grad_y");
-  TORCH_CHECK_VALUE(grad_y.sizes() == x.sizes() && grad_y.scalar_type() == x.scalar_type(),
-                    "fastmax token_normalize: grad_y must match x in shape and dtype");
-  at::Tensor dx = at::empty(x.sizes(), x.options());
-  token_normalize_bwd_into(grad_y, x, rnorm, eps, dx);
-  return dx;
 }
 
 // Rotary embedding of x's rows (inverse: its transpose, for the gradient); cos and sin are float32

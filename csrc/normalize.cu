@@ -177,15 +177,9 @@ cudaError_t launch(const RowNorm& r, bool backward, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t launch_row_norm(int dtype, const RowNorm& r, bool backward, cudaStream_t stream) {
-  switch (dtype) {
-    case 0:
-      return launch<__nv_bfloat16>(r, backward, stream);
-    case 1:
-      return launch<float>(r, backward, stream);
-    case 2:
-      return launch<__half>(r, backward, stream);
-  }
-  return cudaErrorInvalidValue;
+  return visit_row_dtype(dtype, [&](auto tag) {
+    return launch<decltype(tag)>(r, backward, stream);
+  });
 }
 
 }  // namespace fastmax

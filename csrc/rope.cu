@@ -11,7 +11,6 @@
 // takes one 16-byte vector of a row and, inside the rotated part, its partner vector h elements
 // away (the caller guarantees that h is a multiple of the vector's elements). Arithmetic is in
 // float32 with one rounding to T.
-#include <cuda_fp16.h>
 
 #include "fastmax.h"
 #include "rows.cuh"
@@ -83,15 +82,7 @@ cudaError_t launch(const Rope& r, bool inverse, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t launch_rope(int dtype, const Rope& r, bool inverse, cudaStream_t stream) {
-  switch (dtype) {
-    case 0:
-      return launch<__nv_bfloat16>(r, inverse, stream);
-    case 1:
-      return launch<float>(r, inverse, stream);
-    case 2:
-      return launch<__half>(r, inverse, stream);
-  }
-  return cudaErrorInvalidValue;
+  return visit_row_dtype(dtype, [&](auto tag) { return launch<decltype(tag)>(r, inverse, stream); });
 }
 
 }  // namespace fastmax

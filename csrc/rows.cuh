@@ -8,6 +8,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_runtime.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -87,6 +88,21 @@ __device__ __forceinline__ void load_rows(const VecPlace<LPR>& at, const void* b
     for (int v = 0; v < NV; ++v)
       raw[s][v] = i < n ? __ldg(row + at.part + LPR * v) : make_uint4(0, 0, 0, 0);
   }
+}
+
+// fn(T{}) for the row kernels' dtype code (0 = bfloat16, 1 = float32, 2 = float16);
+// cudaErrorInvalidValue for any other code.
+template <typename Fn>
+cudaError_t visit_row_dtype(int dtype, Fn&& fn) {
+  switch (dtype) {
+    case 0:
+      return fn(__nv_bfloat16{});
+    case 1:
+      return fn(float{});
+    case 2:
+      return fn(__half{});
+  }
+  return cudaErrorInvalidValue;
 }
 
 // Whether a tensor's rows (base, strides in elements) start on 16-byte boundaries.
