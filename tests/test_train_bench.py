@@ -11,7 +11,7 @@ import pytest
 import yaml
 from train_helpers import BENCH_CONFIGS
 
-from fastmax.bench.training import COLUMNS, bench_train, load_bench_config
+from fastmax.bench.training import COLUMNS, KERNEL_COLUMNS, bench_train, load_bench_config
 from fastmax.cli import main as cli_main
 
 SMOKE = BENCH_CONFIGS / "smoke.yaml"
@@ -51,6 +51,28 @@ def test_smoke_bench_writes_one_row_per_case_with_ratios(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     sidecar = json.loads((tmp_path / "bench_train.json").read_text())
     assert sidecar["config"]["models"] == ["fastmax-tiny"]
+    assert not (tmp_path / "bench_train_kernels.csv").exists(), "kernel profile is opt-in"
+
+
+def test_kernel_profile_lists_where_each_case_spends_its_step(tmp_path):
+    config = dataclasses.replace(
+        load_bench_config(SMOKE),
+        attentions=["none", "fastmax"],
+        contexts=[16, 32],
+        profile_kernels=True,
+    )
+    bench_train(config, tmp_path)
+    kernels = pd.read_csv(tmp_path / "bench_train_kernels.csv")
+    assert tuple(kernels.columns) == KERNEL_COLUMNS
+    assert not (tmp_path / "bench_train_kernels.csv.partial").exists()
+    cases = kernels.groupby(["attention", "context"])
+    assert set(cases.groups) == {(a, c) for a in ("none", "fastmax") for c in (16, 32)}
+    assert set(kernels["clock"]) == {"cpu_self"}
+    assert (kernels["calls"] >= 1).all() and (kernels["time_us"] >= 0).all()
+    assert (cases["time_us"].sum() > 0).all()
+    names = {a: set(kernels.loc[kernels["attention"] == a, "kernel"]) for a in ("none", "fastmax")}
+    assert names["fastmax"] - names["none"], "the Fastmax step runs operators that none lacks"
+    assert "aten::mm" in names["none"] & names["fastmax"]
 
 
 def test_a_killed_bench_keeps_the_cases_it_measured(tmp_path, monkeypatch):

@@ -15,6 +15,11 @@ Writes ``bench_train.csv`` (kept as ``bench_train.csv.partial``, rewritten after
 the run ends; one row per case: median and 10/90 % step time, tokens/s, peak memory,
 ``fraction_of_none`` = tokens/s over those of attention removed at the same model and context,
 ``speedup_vs_softmax``), the figure ``bench_train.{png,pdf,json}`` and ``environment.json``.
+
+With ``profile_kernels: true`` one more step of every case runs under ``torch.profiler`` and
+``bench_train_kernels.csv`` gets, per case, the time of every kernel name summed over the step
+(device time on a GPU; each operator's own CPU time on the CPU): where the time between two
+kinds of attention goes. It is not part of the timed steps.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from fastmax.environ import environment_set
 from fastmax.ops import _cuda
 
 CSV_NAME = "bench_train.csv"
+KERNELS_CSV_NAME = "bench_train_kernels.csv"
+KERNEL_COLUMNS = ("model", "attention", "context", "kernel", "calls", "time_us", "clock")
 FIGURE_STEM = "bench_train"
 COLUMNS = (
     "model",
@@ -88,6 +95,7 @@ class BenchTrainConfig:
     compile: bool = False
     model_overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    profile_kernels: bool = False
 
 
 def load_bench_config(path: str | Path, overrides: list[str] | None = None) -> BenchTrainConfig:
@@ -170,10 +178,39 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def profile_step(step: Callable[[], None], device: torch.device) -> list[dict[str, Any]]:
+    """Run ``step`` once under ``torch.profiler``; per kernel name, its calls and summed time:
+    device time of the GPU kernels on CUDA, each operator's own CPU time on the CPU."""
+    from torch.profiler import ProfilerActivity, profile
+
+    on_gpu = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
+    with profile(activities=activities) as prof:
+        step()
+        if on_gpu:
+            torch.cuda.synchronize(device)
+    totals: dict[str, list[float]] = {}
+    if on_gpu:
+        for event in prof.events():
+            if event.device_type == torch.autograd.DeviceType.CUDA:
+                total = totals.setdefault(event.name, [0, 0.0])
+                total[0] += 1
+                total[1] += event.device_time
+    else:
+        for average in prof.key_averages():
+            totals[average.key] = [average.count, average.self_cpu_time_total]
+    clock = "device" if on_gpu else "cpu_self"
+    return [
+        {"kernel": name, "calls": calls, "time_us": round(us, 3), "clock": clock}
+        for name, (calls, us) in sorted(totals.items(), key=lambda item: -item[1][1])
+    ]
+
+
 def _time_steps(
     model_cfg: Any, config: BenchTrainConfig, device: torch.device, dtype: torch.dtype
-) -> list[float]:
-    """Build the model and optimizer, run the warm-up steps, return the timed steps in ms."""
+) -> tuple[list[float], list[dict[str, Any]] | None]:
+    """Build the model and optimizer, run the warm-up steps, return the timed steps in ms and,
+    with ``profile_kernels``, the kernel times of one more step."""
     from litgpt.utils import chunked_cross_entropy
 
     from fastmax.model import GPT
@@ -205,7 +242,8 @@ def _time_steps(
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     timer = _timer(device)
-    return [timer(step) for _ in range(config.timed_steps)]
+    times = [timer(step) for _ in range(config.timed_steps)]
+    return times, profile_step(step, device) if config.profile_kernels else None
 
 
 def measure_case(
@@ -226,9 +264,10 @@ def measure_case(
         "compile": config.compile,
         "timed_steps": config.timed_steps,
     }
+    kernels = None
     try:
         with environment_set(ENVIRONMENTS.get(attention, {})):
-            times = _time_steps(model_cfg, config, device, dtype)
+            times, kernels = _time_steps(model_cfg, config, device, dtype)
     except torch.OutOfMemoryError:
         times = None
     gc.collect()
@@ -248,6 +287,10 @@ def measure_case(
             torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
         ),
     )
+    if kernels is not None:
+        row["kernels"] = [
+            {"model": name, "attention": attention, "context": context, **k} for k in kernels
+        ]
     return row
 
 
@@ -266,14 +309,14 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write the rows (columns :data:`COLUMNS`, empty for missing values) atomically."""
+def write_csv(rows: list[dict[str, Any]], path: Path, columns: tuple[str, ...] = COLUMNS) -> None:
+    """Write the rows (``columns``, empty for missing values) atomically."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: "" if row.get(key) is None else row[key] for key in COLUMNS})
+            writer.writerow({key: "" if row.get(key) is None else row[key] for key in columns})
     os.replace(tmp, path)
 
 
@@ -331,15 +374,22 @@ def bench_train(config: BenchTrainConfig, out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / CSV_NAME
     partial = csv_path.with_name(CSV_NAME + ".partial")
-    rows = []
+    kernels_partial = out_dir / (KERNELS_CSV_NAME + ".partial")
+    rows: list[dict[str, Any]] = []
+    kernels: list[dict[str, Any]] = []
     for name, context, attention in tqdm(cases, desc="bench-train", unit="case"):
         rows.append(measure_case(name, attention, context, config, device))
         write_csv(rows, partial)  # a killed run keeps the cases it measured
+        if config.profile_kernels:
+            kernels.extend(rows[-1].pop("kernels", []))
+            write_csv(kernels, kernels_partial, KERNEL_COLUMNS)
     add_ratios(rows)
     env = environment()
     write_json(out_dir / "environment.json", env)
     write_csv(rows, csv_path)
     partial.unlink()
+    if config.profile_kernels:
+        kernels_partial.replace(out_dir / KERNELS_CSV_NAME)
     plot(rows, out_dir / FIGURE_STEM, {"config": to_plain(config), "environment": env})
     return csv_path
 
