@@ -10,7 +10,8 @@
 //   W    = s A B^T + alpha beta^T, masked           (16 rows per row slice, in each of its warps)
 //   out += W C                                      (W converted to fragments in registers)
 //   S   += B^T C, sigma += beta^T C                 (float32 sums; S in 16-row m-tiles and
-//                                                    n-tile ranges per warp, sigma by rows)
+//                                                    n-tile ranges per warp; sigma: see
+//                                                    Shape::MMA_SIGMA)
 // The full (non-causal) mode first accumulates S over the whole sequence, then writes A S.
 // With a sequence split (fastmax.h, Phase) blockIdx.y is the segment: the full-mode kernel's
 // first pass alone yields the segment states (kStates), and either mode then walks only its
@@ -87,9 +88,17 @@ struct Shape {
   static constexpr int STAGE = 2 * TILE_A + TILE_C;  // A, B, C tiles (elements)
   static constexpr int STATE = P * LDS;
   static constexpr int SEG_STATE = (P + 1) * QTE;  // floats of one segment state: S, then sigma
+  // sigma = beta^T C. bfloat16: a matrix product per chunk, C^T (the tile read transposed)
+  // times a fragment whose columns 0 and 1 hold beta's high and low bfloat16 parts; warp w owns
+  // columns 16 w .. + 15 over all the chunk's rows, so sigma needs no sum across warps and no
+  // barrier of its own (the forward's ones column is the count of key rows). float32: each warp
+  // sums kChunk / WARPS rows in scalar code into its own partials, reduced after a barrier.
+  static constexpr bool MMA_SIGMA = sizeof(T) == 2;
+  static_assert(!MMA_SIGMA || QT / 16 <= WARPS, "one sigma m-tile per warp");
+  static constexpr int SIGMA_FLOATS = (MMA_SIGMA ? 1 : WARPS + 1) * QTE;
   static constexpr size_t bytes(int stages) {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
-           sizeof(float) * (size_t(stages) * 4 * kChunk + (WARPS + 1) * QTE);
+           sizeof(float) * (size_t(stages) * 4 * kChunk + SIGMA_FLOATS);
   }
   // Two stages (prefetch the next chunk) where Hopper's per-block limit allows them.
   static constexpr int STAGES = bytes(2) <= kHopperBlockSmem ? 2 : 1;
@@ -191,6 +200,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   constexpr int WARPS = S::WARPS, THREADS = S::THREADS;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
   constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
+  constexpr bool kMmaSigma = S::MMA_SIGMA;
   // Row scales of a (Params::ra): the bfloat16 forward only. The float32 passes are limited by
   // instruction issue and fetch, and even these few instructions cost them 5-8% (PERF.md v9).
   constexpr bool kRowScales = KIND == kFwd && sizeof(T) == 2;
@@ -206,8 +216,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   T* smem = reinterpret_cast<T*>(smem_raw);
   T* s_state = smem + STAGES * S::STAGE;
   float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][4][kChunk]
-  float* s_sigma = s_scalar + STAGES * 4 * kChunk;  // sigma, reduced over warps
-  float* s_sigma_part = s_sigma + QTE;                   // [warp][QTE] running partial sums
+  float* s_sigma = s_scalar + STAGES * 4 * kChunk;  // sigma of the earlier chunks
+  float* s_sigma_part = s_sigma + QTE;  // float32: [warp][QTE] running partial sums
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g8 = lane >> 2, t4 = lane & 3;
@@ -286,7 +296,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 
   // Shared state: S (element type, s folded in), sigma (float32); the ones column of C.
   for (int i = tid; i < S::STATE; i += THREADS) F::set(s_state + i, 0.f);
-  for (int i = tid; i < (WARPS + 1) * QTE; i += THREADS) s_sigma[i] = 0.f;
+  for (int i = tid; i < S::SIGMA_FLOATS; i += THREADS) s_sigma[i] = 0.f;
   if (KIND == kFwd) {
     for (int st = 0; st < STAGES; ++st)
       for (int i = tid; i < kChunk * 8; i += THREADS)
@@ -302,11 +312,19 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     for (int j = 0; j < NS; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) sacc[mi][j][e] = 0.f;
-  // sigma partial of this warp's kChunk / WARPS key rows; lane owns columns lane + 32 i.
+  // float32: sigma partial of this warp's kChunk / WARPS key rows; lane owns columns
+  // lane + 32 i.
   constexpr int NCOL = (QTE + 31) / 32;
   float sigma_part[NCOL];
 #pragma unroll
   for (int i = 0; i < NCOL; ++i) sigma_part[i] = 0.f;
+  // bfloat16 (Shape::MMA_SIGMA): the accumulator of sigma's m-tile of this warp (columns
+  // 16 warp + g8 and + 8; lanes t4 == 0 hold beta's high part in element 0 and 2, its low part
+  // in 1 and 3) and, in the forward, the ones column's sigma.
+  constexpr int kSigmaTiles = QT / 16;
+  const bool sigma_warp = warp < kSigmaTiles;
+  float sig[4] = {0.f, 0.f, 0.f, 0.f};
+  float ones_sigma = 0.f;
 
   // DK, DV: C rows are scaled by 1/den of their query (zero past n). Each thread scales the
   // segments it copied itself (den: of those rows), once its own copies have landed, so no
@@ -350,6 +368,23 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     return ck * kChunk + c < n ? b : 0.f;
   };
 
+  // bfloat16: the B fragment of key rows k0 .. k0 + 15 whose column 0 holds beta's high
+  // bfloat16 part and column 1 the rest (beta - high, rounded), other columns zero.
+  auto beta_fragment = [&](auto& f, int st, int ck, int k0) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      float x[2];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float b = beta(st, ck, k0 + 2 * t4 + 8 * i + e);
+        const float hi = __bfloat162float(__float2bfloat16_rn(b));
+        x[e] = g8 == 0 ? hi : (g8 == 1 ? b - hi : 0.f);
+      }
+      const __nv_bfloat162 v = __floats2bfloat162_rn(x[0], x[1]);
+      f.x[i] = *reinterpret_cast<const uint32_t*>(&v);
+    }
+  };
+
   // S += B^T C and sigma += beta^T C for the tiles of stage st.
   auto accumulate_state = [&](int st, int ck) {
     const T* tb = stage_ptr(st) + S::TILE_A;
@@ -365,22 +400,28 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         }
       }
     }
-    constexpr int kSigmaRows = kChunk / WARPS;
-#pragma unroll 4
-    for (int r = 0; r < kSigmaRows; ++r) {
-      const int c = kSigmaRows * warp + r;
-      const float b = beta(st, ck, c);
+    if constexpr (kMmaSigma) {
+      if (sigma_warp) {
 #pragma unroll
-      for (int i = 0; i < NCOL; ++i) {
-        const int col = lane + 32 * i;
-        if (col < QTE) {
-          float x;
-          if constexpr (sizeof(T) == 2) {
-            x = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(tc + c * LDC + col));
-          } else {
-            x = *reinterpret_cast<const float*>(tc + c * LDC + col);
-          }
-          sigma_part[i] += b * x;
+        for (int kk = 0; kk < kChunk / 16; ++kk) {
+          typename F::A cf;
+          typename F::B bf;
+          F::load_a_t(cf, tc, LDC, 16 * warp, 16 * kk, lane);
+          beta_fragment(bf, st, ck, 16 * kk);
+          F::mma(sig, cf, bf, p.split);
+        }
+      }
+      if (KIND == kFwd) ones_sigma += float(min(kChunk, n - ck * kChunk));
+    } else {
+      constexpr int kSigmaRows = kChunk / WARPS;
+#pragma unroll 4
+      for (int r = 0; r < kSigmaRows; ++r) {
+        const int c = kSigmaRows * warp + r;
+        const float b = beta(st, ck, c);
+#pragma unroll
+        for (int i = 0; i < NCOL; ++i) {
+          const int col = lane + 32 * i;
+          if (col < QTE) sigma_part[i] += b * *reinterpret_cast<const float*>(tc + c * LDC + col);
         }
       }
     }
@@ -415,18 +456,29 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       }
     });
   };
-  // Each warp's running sigma partial; reduce_sigma sums them after a barrier.
+  // sigma for the next chunk. bfloat16: each warp stores its columns of s_sigma. float32:
+  // each warp stores its running partial, and reduce_sigma sums them after a barrier.
   auto publish_sigma = [&]() {
+    if constexpr (kMmaSigma) {
+      if (sigma_warp && t4 == 0) {
+        s_sigma[16 * warp + g8] = sig[0] + sig[1];
+        s_sigma[16 * warp + g8 + 8] = sig[2] + sig[3];
+      }
+      if (KIND == kFwd && tid == 0) s_sigma[QT] = ones_sigma;
+    } else {
 #pragma unroll
-    for (int i = 0; i < NCOL; ++i)
-      if (lane + 32 * i < QTE) s_sigma_part[warp * QTE + lane + 32 * i] = sigma_part[i];
+      for (int i = 0; i < NCOL; ++i)
+        if (lane + 32 * i < QTE) s_sigma_part[warp * QTE + lane + 32 * i] = sigma_part[i];
+    }
   };
   auto reduce_sigma = [&]() {
-    for (int col = tid; col < QTE; col += THREADS) {
-      float total = 0.f;
+    if constexpr (!kMmaSigma) {
+      for (int col = tid; col < QTE; col += THREADS) {
+        float total = 0.f;
 #pragma unroll
-      for (int w = 0; w < WARPS; ++w) total += s_sigma_part[w * QTE + col];
-      s_sigma[col] = total;
+        for (int w = 0; w < WARPS; ++w) total += s_sigma_part[w * QTE + col];
+        s_sigma[col] = total;
+      }
     }
   };
 
@@ -439,9 +491,18 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       acc[0] = x.x;
       acc[1] = x.y;
     });
+    const float* seg_sigma = seg_state + P * QTE;
+    if constexpr (kMmaSigma) {
+      if (sigma_warp && t4 == 0) {
+        sig[0] = seg_sigma[16 * warp + g8];
+        sig[2] = seg_sigma[16 * warp + g8 + 8];
+      }
+      if (KIND == kFwd) ones_sigma = seg_sigma[QT];
+    } else {
 #pragma unroll
-    for (int i = 0; i < NCOL; ++i)
-      if (warp == 0 && lane + 32 * i < QTE) sigma_part[i] = seg_state[P * QTE + lane + 32 * i];
+      for (int i = 0; i < NCOL; ++i)
+        if (warp == 0 && lane + 32 * i < QTE) sigma_part[i] = seg_sigma[lane + 32 * i];
+    }
     publish_state();
     publish_sigma();
     __syncthreads();
@@ -663,8 +724,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       if (g == group - 1) {
         publish_state();
         publish_sigma();
-        __syncthreads();
-        reduce_sigma();  // read next after the next step's arrival barrier
+        if constexpr (!kMmaSigma) {
+          __syncthreads();
+          reduce_sigma();  // read next after the next step's arrival barrier
+        }
       }
     }
   }
