@@ -154,13 +154,12 @@ __device__ __forceinline__ void scale16(T* p, float f) {
   *reinterpret_cast<uint4*>(p) = pack<T>(x);
 }
 
-// acc[j] += a x tile[k0 .. k0 + 15][8 (n0 + j) .. + 7] for the n-tiles j < count (at most CNT)
-// of a [k][n] tile; the permuted form matches an A fragment built from accumulators
-// (Frag::a_from_acc).
-template <typename F, int CNT, bool PERM, typename T>
-__device__ __forceinline__ void mma_tiles(float (*acc)[4], const typename F::A& a, const T* tile,
-                                          int ld, int k0, int lane, int split, int n0,
-                                          int count) {
+// For the n-tiles j < count (at most CNT) of a [k][n] tile, load B = tile[k0 .. k0 + 15][8 (n0 + j)
+// .. + 7] once and call mma(j, B): the caller multiplies it into one or more accumulators. The
+// permuted form matches an A fragment built from accumulators (Frag::a_from_acc).
+template <typename F, int CNT, bool PERM, typename T, typename Mma>
+__device__ __forceinline__ void mma_tiles(const T* tile, int ld, int k0, int lane, int n0, int count,
+                                          Mma&& mma) {
   auto one = [&](int j) {
     typename F::B b;
     if constexpr (PERM) {
@@ -168,7 +167,7 @@ __device__ __forceinline__ void mma_tiles(float (*acc)[4], const typename F::A& 
     } else {
       F::load_bt1(b, tile, ld, 8 * (n0 + j), k0, lane);
     }
-    F::mma(acc[j], a, b, split);
+    mma(j, b);
   };
 #pragma unroll
   for (int jp = 0; jp < CNT / 2; ++jp) {
@@ -179,8 +178,8 @@ __device__ __forceinline__ void mma_tiles(float (*acc)[4], const typename F::A& 
       } else {
         F::load_bt2(b0, b1, tile, ld, 8 * (n0 + 2 * jp), k0, lane);
       }
-      F::mma(acc[2 * jp], a, b0, split);
-      F::mma(acc[2 * jp + 1], a, b1, split);
+      mma(2 * jp, b0);
+      mma(2 * jp + 1, b1);
     } else if (2 * jp < count) {
       one(2 * jp);
     }
@@ -392,12 +391,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     if (s_cnt > 0) {
 #pragma unroll kUnrollK
       for (int kk = 0; kk < kChunk / 16; ++kk) {
+        typename F::A af[MT];
 #pragma unroll
-        for (int mi = 0; mi < MT; ++mi) {
-          typename F::A af;
-          F::load_a_t(af, tb, LDP, 16 * (m_base + mi), 16 * kk, lane);
-          mma_tiles<F, NS, false>(sacc[mi], af, tc, LDC, 16 * kk, lane, p.split, s_n0, s_cnt);
-        }
+        for (int mi = 0; mi < MT; ++mi) F::load_a_t(af[mi], tb, LDP, 16 * (m_base + mi), 16 * kk, lane);
+        mma_tiles<F, NS, false>(tc, LDC, 16 * kk, lane, s_n0, s_cnt, [&](int j, const typename F::B& b) {
+#pragma unroll
+          for (int mi = 0; mi < MT; ++mi) F::mma(sacc[mi][j], af[mi], b, p.split);
+        });
       }
     }
     if constexpr (kMmaSigma) {
@@ -527,8 +527,14 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   auto mma_out = [&](auto perm, float (*out)[4], const typename F::A& a, const T* tile, int ld,
                      int k0) {
     constexpr bool PERM = decltype(perm)::value;
-    mma_tiles<F, NDW, PERM>(out, a, tile, ld, k0, lane, p.split, o_n0, NDW);
-    if constexpr (KIND == kFwd) mma_tiles<F, 1, PERM>(out + NDW, a, tile, ld, k0, lane, p.split, ND, 1);
+    mma_tiles<F, NDW, PERM>(tile, ld, k0, lane, o_n0, NDW, [&](int j, const typename F::B& b) {
+      F::mma(out[j], a, b, p.split);
+    });
+    if constexpr (KIND == kFwd) {
+      mma_tiles<F, 1, PERM>(tile, ld, k0, lane, ND, 1, [&](int, const typename F::B& b) {
+        F::mma(out[NDW], a, b, p.split);
+      });
+    }
   };
 
   // FWD (bfloat16) with p.ra: the scales of this warp's rows g8 and g8 + 8 (slot 2 of the
@@ -537,14 +543,16 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   float r_a[2] = {1.f, 1.f};
 
   // out = A S (state in shared memory) for this warp's rows and n-tiles of stage st; with
-  // norm_rows, times the rows' scales (a's rows are then raw).
-  auto apply_state = [&](int st, float (*out)[4]) {
+  // norm_rows, times the rows' scales (a's rows are then raw). more(af, kk) runs after each k
+  // step's product with that step's A fragment (the scans compute W with it).
+  auto apply_state = [&](int st, float (*out)[4], auto&& more) {
     const T* ta = stage_ptr(st);
 #pragma unroll kUnrollK
     for (int kk = 0; kk < P / 16; ++kk) {
       typename F::A af;
       F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
       mma_out(std::false_type{}, out, af, s_state, LDS, 16 * kk);
+      more(af, kk);
     }
     if (norm_rows) {
       const float* rows = s_scalar + st * 4 * kChunk + 2 * kChunk + 16 * rs + g8;
@@ -635,7 +643,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int j = 0; j < NO; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-      apply_state(st, out);
+      apply_state(st, out, [](const typename F::A&, int) {});
       epilogue(st, ck, out);
       __syncthreads();
     }
@@ -665,7 +673,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         for (int j = 0; j < NO; ++j)
 #pragma unroll
           for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-        apply_state(st, out);
+        apply_state(st, out, [](const typename F::A&, int) {});
       }
 
       // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle
