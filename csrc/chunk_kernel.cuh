@@ -668,28 +668,18 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       const T* ta = stage_ptr(st);
       const T* tb = ta + S::TILE_A;
       const T* tc = ta + 2 * S::TILE_A;
-      if (g == 0) {
-#pragma unroll
-        for (int j = 0; j < NO; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-        apply_state(st, out, [](const typename F::A&, int) {});
-      }
-
       // W = s A B^T + alpha beta^T over this warp's 16 rows, masked to the scan's triangle
       // (each warp of a row slice computes it). bfloat16 warps compute all four column tiles:
       // the tiles the mask zeroes cost only the lighter slices products, and the loop has no
       // branches to split its schedule (1.5-3% faster, PERF.md v10). float32, bound by
       // instruction issue, skips them, and so does head_dim 256, whose dk scan would spill.
+      // At the first query head of a step W shares A S's loop and A fragments.
       float w[kChunk / 8][4];
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) w[j][e] = 0.f;
-#pragma unroll kUnrollK
-      for (int kk = 0; kk < P / 16; ++kk) {
-        typename F::A af;
-        F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
+      auto w_products = [&](const typename F::A& af, int kk) {
 #pragma unroll
         for (int jp = 0; jp < kChunk / 16; ++jp) {
           if (kSkipTriangle && (MODE == kScanFwd ? jp > rs : jp < rs)) continue;
@@ -697,6 +687,20 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           F::load_b2(b0, b1, tb, LDP, 16 * jp, 16 * kk, lane);
           F::mma(w[2 * jp], af, b0, p.split);
           F::mma(w[2 * jp + 1], af, b1, p.split);
+        }
+      };
+      if (g == 0) {
+#pragma unroll
+        for (int j = 0; j < NO; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
+        apply_state(st, out, w_products);
+      } else {
+#pragma unroll kUnrollK
+        for (int kk = 0; kk < P / 16; ++kk) {
+          typename F::A af;
+          F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
+          w_products(af, kk);
         }
       }
       const float* sc = s_scalar + st * 4 * kChunk;
