@@ -673,7 +673,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       // the tiles the mask zeroes cost only the lighter slices products, and the loop has no
       // branches to split its schedule (1.5-3% faster, PERF.md v10). float32, bound by
       // instruction issue, skips them, and so does head_dim 256, whose dk scan would spill.
-      // At the first query head of a step W shares A S's loop and A fragments.
+      // bfloat16: at the first query head of a step W shares A S's loop and A fragments (2-3%
+      // faster causal forward+backward, PERF.md v12). float32's forward was 4-5% slower so.
+      constexpr bool kFuseW = sizeof(T) == 2;
       float w[kChunk / 8][4];
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j)
@@ -694,8 +696,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         for (int j = 0; j < NO; ++j)
 #pragma unroll
           for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-        apply_state(st, out, w_products);
-      } else {
+        if constexpr (kFuseW) {
+          apply_state(st, out, w_products);
+        } else {
+          apply_state(st, out, [](const typename F::A&, int) {});
+        }
+      }
+      if (!kFuseW || g != 0) {
 #pragma unroll kUnrollK
         for (int kk = 0; kk < P / 16; ++kk) {
           typename F::A af;
