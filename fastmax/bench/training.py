@@ -248,8 +248,9 @@ def _time_steps(
 
 def measure_case(
     name: str, attention: str, context: int, config: BenchTrainConfig, device: torch.device
-) -> dict[str, Any]:
-    """Time training steps of one model/attention/context; a row of the CSV."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Time training steps of one model/attention/context: a row of the CSV, and with
+    ``profile_kernels`` the case's rows of the kernel table (empty otherwise, or out of memory)."""
     dtype = _dtype(config, device)
     model_cfg = case_config(name, attention, context, config.model_overrides)
     row: dict[str, Any] = {
@@ -275,7 +276,7 @@ def measure_case(
         torch.cuda.empty_cache()
     if times is None:
         row["status"] = "oom"
-        return row
+        return row, []
     median = statistics.median(times)
     row.update(
         status="ok",
@@ -287,11 +288,8 @@ def measure_case(
             torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
         ),
     )
-    if kernels is not None:
-        row["kernels"] = [
-            {"model": name, "attention": attention, "context": context, **k} for k in kernels
-        ]
-    return row
+    case = {"model": name, "attention": attention, "context": context}
+    return row, [{**case, **k} for k in kernels or []]
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -378,10 +376,11 @@ def bench_train(config: BenchTrainConfig, out_dir: str | Path) -> Path:
     rows: list[dict[str, Any]] = []
     kernels: list[dict[str, Any]] = []
     for name, context, attention in tqdm(cases, desc="bench-train", unit="case"):
-        rows.append(measure_case(name, attention, context, config, device))
+        row, case_kernels = measure_case(name, attention, context, config, device)
+        rows.append(row)
         write_csv(rows, partial)  # a killed run keeps the cases it measured
         if config.profile_kernels:
-            kernels.extend(rows[-1].pop("kernels", []))
+            kernels.extend(case_kernels)
             write_csv(kernels, kernels_partial, KERNEL_COLUMNS)
     add_ratios(rows)
     env = environment()
