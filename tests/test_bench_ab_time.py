@@ -95,3 +95,46 @@ def test_run_without_a_gpu_names_the_device(tmp_path, capsys):
     assert main(argv) == 2
     assert "--device cuda: no CUDA device here" in capsys.readouterr().err
     assert not (tmp_path / "ab.csv").exists()
+
+
+def test_a_label_times_one_build_and_a_build_one_label(tmp_path, monkeypatch, capsys):
+    import fastmax.bench.ab_time as ab_time
+
+    loaded = {"digest": "aaaa"}
+    monkeypatch.setattr(ab_time, "build_digest", lambda device, backend: loaded["digest"])
+    path = tmp_path / "ab.csv"
+    argv = ["--csv", str(path), "--shapes", "small", "--device", "cpu", "--backend", "torch"]
+    assert main(["ab-time", "run", "--label", "base", *argv]) == 0
+    assert "base: build aaaa" in capsys.readouterr().out
+    # The candidate's run loads the base's build again: refused, nothing appended.
+    assert main(["ab-time", "run", "--label", "candidate", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "loads build aaaa, which" in err and "as 'base'" in err and "own directory" in err
+    assert [r["label"] for r in _rows(path)] == ["base", "base"]
+    assert main(["ab-time", "run", "--label", "candidate", "--allow-same-build", *argv]) == 0
+    loaded["digest"] = "bbbb"
+    assert main(["ab-time", "run", "--label", "base", *argv]) == 2
+    assert "has that label for build aaaa, but this run loads build bbbb" in (
+        capsys.readouterr().err
+    )
+    assert main(["ab-time", "run", "--label", "other", *argv]) == 0
+    builds = (tmp_path / "ab.csv.builds.json").read_text()
+    assert '"base": "aaaa"' in builds and '"other": "bbbb"' in builds
+    assert [r["label"] for r in _rows(path)].count("other") == 2
+
+
+def test_the_build_digest_is_the_loaded_extension_where_the_cuda_op_runs():
+    import hashlib
+
+    from fastmax.bench.ab_time import build_digest
+    from fastmax.ops import _cuda
+
+    assert build_digest("cpu", "auto") is None
+    assert build_digest("cuda", "torch") is None
+    if not _cuda.extension_loaded():
+        assert build_digest("cuda", "auto") is None
+        return
+    from fastmax import _C
+
+    with open(_C.__file__, "rb") as f:
+        assert build_digest("cuda", "auto") == hashlib.sha256(f.read()).hexdigest()[:16]

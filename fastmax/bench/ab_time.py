@@ -12,12 +12,19 @@ events, 20 timed calls after 3, no cache flush) and the peak memory of one forwa
 above its inputs and output gradient (``peak_extra_mib``). ``table`` prints, per shape and
 label, the median over the rounds and its ratio to the base label's. The ``ab-*.csv`` files of
 ``results/profile/h200-v*-diagnostics/`` have these columns.
+
+Where the CUDA op runs, ``run`` also records which compiled build each label timed (a digest of
+the loaded extension) in ``<csv>.builds.json`` and refuses a label whose build is another
+label's: ``python -m`` puts the working directory ahead of ``PYTHONPATH``, so a base build run
+from the candidate's directory silently times the candidate again.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -29,7 +36,7 @@ from fastmax.bench.op_args import add_device_arguments, require_device
 from fastmax.bench.sweep_config import Timing
 from fastmax.bench.timing import measure
 from fastmax.correctness import DTYPES
-from fastmax.ops import fastmax_attention
+from fastmax.ops import _cuda, fastmax_attention
 
 FIELDS = (
     "label",
@@ -102,6 +109,40 @@ def time_shape(
     }
 
 
+def build_digest(device: str, backend: str) -> str | None:
+    """The compiled build the op runs: the first 16 hex digits of the loaded extension's sha256;
+    None where the op runs without it (a CPU device, the torch backend, no extension)."""
+    if torch.device(device).type != "cuda" or backend == "torch" or not _cuda.extension_loaded():
+        return None
+    from fastmax import _C
+
+    return hashlib.sha256(Path(_C.__file__).read_bytes()).hexdigest()[:16]
+
+
+def check_build(path: Path, label: str, digest: str | None, allow_same: bool = False) -> None:
+    """Record the build ``label`` times beside ``path`` (``<csv>.builds.json``); refuse a label
+    that timed another build before, and a build another label timed unless ``allow_same``."""
+    if digest is None:
+        return
+    sidecar = path.with_name(path.name + ".builds.json")
+    builds: dict[str, str] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    if builds.get(label, digest) != digest:
+        raise ValueError(
+            f"--label {label!r}: {path} has that label for build {builds[label]}, "
+            f"but this run loads build {digest}"
+        )
+    same = sorted(other for other, seen in builds.items() if seen == digest and other != label)
+    if same and not allow_same:
+        raise ValueError(
+            f"--label {label!r}: this run loads build {digest}, which {path} has as "
+            f"{same[0]!r}; run each build from its own directory (python -m puts the working "
+            "directory ahead of PYTHONPATH), or pass --allow-same-build"
+        )
+    builds[label] = digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text(json.dumps(builds, indent=2, sort_keys=True) + "\n")
+
+
 def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Append rows to ``path`` (written with a header when new); a file with other columns is
     refused rather than mixed."""
@@ -158,6 +199,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_p.add_argument("--csv", type=Path, required=True, help="CSV to append to")
     run_p.add_argument("--dtype", choices=("bfloat16", "float32", "float16"), default="bfloat16")
     run_p.add_argument("--shapes", choices=sorted(SHAPE_SETS), default="h200", help="shape set")
+    run_p.add_argument(
+        "--allow-same-build",
+        action="store_true",
+        help="time under this label a build that another label of the CSV timed (noise runs)",
+    )
     add_device_arguments(run_p)
     table_p = sub.add_parser("table", help="medians per shape and label, ratios to a base label")
     table_p.add_argument("csv", type=Path)
@@ -168,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
     """Append one round of rows, or print the table of a CSV."""
     if args.action == "run":
         require_device(args.device)
+        digest = build_digest(args.device, args.backend)
+        check_build(args.csv, args.label, digest, args.allow_same_build)
+        if digest is not None:
+            print(f"fastmax ab-time: {args.label}: build {digest}", flush=True)
         for shape in SHAPE_SETS[args.shapes]:  # each row is kept as soon as it is measured
             row = {"label": args.label, **time_shape(shape, args.dtype, args.device, args.backend)}
             append_rows(args.csv, [row])
