@@ -158,8 +158,8 @@ __device__ __forceinline__ void scale16(T* p, float f) {
 // .. + 7] once and call mma(j, B): the caller multiplies it into one or more accumulators. The
 // permuted form matches an A fragment built from accumulators (Frag::a_from_acc).
 template <typename F, int CNT, bool PERM, typename T, typename Mma>
-__device__ __forceinline__ void mma_tiles(const T* tile, int ld, int k0, int lane, int n0, int count,
-                                          Mma&& mma) {
+__device__ __forceinline__ void mma_tiles(const T* tile, int ld, int k0, int lane, int n0,
+                                          int count, Mma&& mma) {
   auto one = [&](int j) {
     typename F::B b;
     if constexpr (PERM) {
@@ -369,7 +369,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 
   // bfloat16: the B fragment of key rows k0 .. k0 + 15 whose column 0 holds beta's high
   // bfloat16 part and column 1 the rest (beta - high, rounded), other columns zero.
-  auto beta_fragment = [&](auto& f, int st, int ck, int k0) {
+  auto beta_fragment = [&](int st, int ck, int k0) {
+    using BF = Frag<__nv_bfloat16>;
+    BF::B f;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       float x[2];
@@ -379,9 +381,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const float hi = __bfloat162float(__float2bfloat16_rn(b));
         x[e] = g8 == 0 ? hi : (g8 == 1 ? b - hi : 0.f);
       }
-      const __nv_bfloat162 v = __floats2bfloat162_rn(x[0], x[1]);
-      f.x[i] = *reinterpret_cast<const uint32_t*>(&v);
+      f.x[i] = BF::pack(x[0], x[1]);
     }
+    return f;
   };
 
   // S += B^T C and sigma += beta^T C for the tiles of stage st.
@@ -393,11 +395,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int kk = 0; kk < kChunk / 16; ++kk) {
         typename F::A af[MT];
 #pragma unroll
-        for (int mi = 0; mi < MT; ++mi) F::load_a_t(af[mi], tb, LDP, 16 * (m_base + mi), 16 * kk, lane);
-        mma_tiles<F, NS, false>(tc, LDC, 16 * kk, lane, s_n0, s_cnt, [&](int j, const typename F::B& b) {
+        for (int mi = 0; mi < MT; ++mi)
+          F::load_a_t(af[mi], tb, LDP, 16 * (m_base + mi), 16 * kk, lane);
+        auto into_state = [&](int j, const typename F::B& b) {
 #pragma unroll
           for (int mi = 0; mi < MT; ++mi) F::mma(sacc[mi][j], af[mi], b, p.split);
-        });
+        };
+        mma_tiles<F, NS, false>(tc, LDC, 16 * kk, lane, s_n0, s_cnt, into_state);
       }
     }
     if constexpr (kMmaSigma) {
@@ -405,10 +409,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 #pragma unroll
         for (int kk = 0; kk < kChunk / 16; ++kk) {
           typename F::A cf;
-          typename F::B bf;
           F::load_a_t(cf, tc, LDC, 16 * warp, 16 * kk, lane);
-          beta_fragment(bf, st, ck, 16 * kk);
-          F::mma(sig, cf, bf, p.split);
+          F::mma(sig, cf, beta_fragment(st, ck, 16 * kk), p.split);
         }
       }
       if (KIND == kFwd) ones_sigma += float(min(kChunk, n - ck * kChunk));
@@ -542,11 +544,16 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   const bool norm_rows = kRowScales && p.ra != nullptr;
   float r_a[2] = {1.f, 1.f};
 
+  const auto no_more = [](const typename F::A&, int) {};
   // out = A S (state in shared memory) for this warp's rows and n-tiles of stage st; with
   // norm_rows, times the rows' scales (a's rows are then raw). more(af, kk) runs after each k
   // step's product with that step's A fragment (the scans compute W with it).
   auto apply_state = [&](int st, float (*out)[4], auto&& more) {
     const T* ta = stage_ptr(st);
+#pragma unroll
+    for (int j = 0; j < NO; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
 #pragma unroll kUnrollK
     for (int kk = 0; kk < P / 16; ++kk) {
       typename F::A af;
@@ -639,11 +646,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       arrive(ck - c_begin, n_chunks, -1,
              [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c_begin + c2, 0, true, false); });
       float out[NO][4];
-#pragma unroll
-      for (int j = 0; j < NO; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-      apply_state(st, out, [](const typename F::A&, int) {});
+      apply_state(st, out, no_more);
       epilogue(st, ck, out);
       __syncthreads();
     }
@@ -691,18 +694,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           F::mma(w[2 * jp + 1], af, b1, p.split);
         }
       };
-      if (g == 0) {
-#pragma unroll
-        for (int j = 0; j < NO; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-        if constexpr (kFuseW) {
-          apply_state(st, out, w_products);
-        } else {
-          apply_state(st, out, [](const typename F::A&, int) {});
-        }
-      }
-      if (!kFuseW || g != 0) {
+      if (kFuseW && g == 0) {
+        apply_state(st, out, w_products);
+      } else {
+        if (g == 0) apply_state(st, out, no_more);
 #pragma unroll kUnrollK
         for (int kk = 0; kk < P / 16; ++kk) {
           typename F::A af;

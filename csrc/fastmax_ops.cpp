@@ -160,10 +160,11 @@ std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor&
   return {out, den};
 }
 
-int norm_dtype(const at::Tensor& t) {
+// The row kernels' dtype code (rows.cuh, visit_row_dtype); op names the caller in the error.
+int row_dtype(const at::Tensor& t, const char* op) {
   const auto st = t.scalar_type();
-  TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat,
-                   "fastmax token_normalize: dtype must be float16, bfloat16 or float32, got ", st);
+  TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat, "fastmax ", op,
+                   ": dtype must be float16, bfloat16 or float32, got ", st);
   return st == at::kBFloat16 ? 0 : (st == at::kFloat ? 1 : 2);
 }
 
@@ -189,8 +190,8 @@ RowNorm row_norm_of(const at::Tensor& x, double eps) {
 }
 
 void launch_rows(const RowNorm& r, const at::Tensor& x, bool backward) {
-  const cudaError_t err =
-      launch_row_norm(norm_dtype(x), r, backward, c10::cuda::getCurrentCUDAStream());
+  const cudaError_t err = launch_row_norm(row_dtype(x, "token_normalize"), r, backward,
+                                          c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
@@ -412,7 +413,7 @@ at::Tensor rope(const at::Tensor& x_in, const at::Tensor& cos, const at::Tensor&
   r.batch = static_cast<int>(b), r.heads = static_cast<int>(h), r.n = static_cast<int>(n);
   r.dim = static_cast<int>(d), r.rope = static_cast<int>(cos.size(1));
   const cudaError_t err =
-      launch_rope(norm_dtype(x), r, inverse, c10::cuda::getCurrentCUDAStream());
+      launch_rope(row_dtype(x, "rope"), r, inverse, c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
   return y;
 }
