@@ -27,6 +27,7 @@
 #include "fastmax.h"
 #include "fragments.cuh"
 #include "rows.cuh"
+#include "wgmma.cuh"
 
 namespace fastmax {
 
@@ -115,31 +116,54 @@ struct Shape {
   }
 };
 
+// Tile layouts in shared memory: padded rows (mma.sync), and wgmma.cuh's core matrices and
+// swizzled column blocks.
+enum TileLayout : int { kPadded = 0, kCores = 1, kSwizzled = 2 };
+
 // How a block of THREADS threads copies a 64-row tile of COLS columns: each thread takes one
-// fixed 16-byte column segment (SEG per row) of the rows r0, r0 + ROWS, ... (ITERS of them).
-template <typename T, int COLS, int THREADS>
+// fixed 16-byte column segment (SEG per row) of the rows r0, r0 + ROWS, ... (ITERS of them). Into
+// a core-matrix tile (CORES) eight consecutive threads take the eight rows of one core matrix,
+// so that each eight write 128 contiguous bytes.
+template <typename T, int COLS, int THREADS, bool CORES = false>
 struct RowCopy {
   static constexpr int PER = 16 / sizeof(T);  // elements per segment
   static constexpr int SEG = COLS / PER;      // segments per row
   static constexpr int ROWS = THREADS / SEG;  // rows per pass
   static constexpr int ITERS = kChunk / ROWS;
   static_assert(THREADS % SEG == 0 && kChunk % ROWS == 0, "tile shape");
-  __device__ static int first_row(int tid) { return tid / SEG; }
-  __device__ static int column(int tid) { return (tid % SEG) * PER; }
+  static_assert(!CORES || THREADS % (8 * SEG) == 0, "core-matrix tile shape");
+  __device__ static int first_row(int tid) {
+    return CORES ? tid / (8 * SEG) * 8 + (tid & 7) : tid / SEG;
+  }
+  __device__ static int column(int tid) { return (CORES ? (tid >> 3) % SEG : tid % SEG) * PER; }
 };
 
-// Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a padded tile;
-// rows at or past n are zero-filled.
-template <typename T, int COLS, int THREADS>
+// Element (r, c) of a tile: padded rows of ld elements, a core-matrix tile of ld columns, or a
+// swizzled 64-row tile.
+template <int LAYOUT, typename T>
+__device__ __forceinline__ T* tile_at(T* tile, int ld, int r, int c) {
+  if constexpr (LAYOUT == kCores) {
+    return core_at(tile, ld, r, c);
+  } else if constexpr (LAYOUT == kSwizzled) {
+    return swizzled_at(tile, r, c);
+  } else {
+    return tile + r * ld + c;
+  }
+}
+
+// Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a tile (see
+// tile_at); rows at or past n are zero-filled.
+template <typename T, int COLS, int THREADS, int LAYOUT>
 __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t sn, int row0,
                                           int n, int tid) {
-  using RC = RowCopy<T, COLS, THREADS>;
+  using RC = RowCopy<T, COLS, THREADS, LAYOUT == kCores>;
   const int r0 = RC::first_row(tid), col = RC::column(tid);
 #pragma unroll
   for (int it = 0; it < RC::ITERS; ++it) {
     const int r = r0 + it * RC::ROWS;
     const bool ok = row0 + r < n;
-    cp_async16(dst + r * ld + col, src + col + (ok ? int64_t(row0 + r) * sn : 0), ok);
+    cp_async16(tile_at<LAYOUT>(dst, ld, r, col), src + col + (ok ? int64_t(row0 + r) * sn : 0),
+               ok);
   }
 }
 
@@ -194,7 +218,19 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     chunk_kernel(const Params p) {
   using F = Frag<T>;
   using S = Shape<T, P, KIND>;
-  constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT, LDP = S::LDP, LDC = S::LDC, LDS = S::LDS;
+  // bfloat16 at head_dim 128 in the sm_90a build: the products are warpgroup instructions
+  // (wgmma.cuh), a and b in swizzled tiles, c too where it has 64 columns (the forward's ones
+  // column makes 72), the state in core matrices; elsewhere mma.sync on padded rows. Each
+  // layout fits in the padded tile's space.
+  constexpr bool kWg = FASTMAX_WGMMA && sizeof(T) == 2 && P == 128;
+  constexpr int kLayAB = kWg ? kSwizzled : kPadded, kLayS = kWg ? kCores : kPadded;
+  constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT;
+  constexpr int kLayC = !kWg ? kPadded : (QTE == 64 ? kSwizzled : kCores);
+  // Tile geometry for tile_at: padded row strides, or the columns of a core-matrix tile.
+  constexpr int LDP = S::LDP, LDC = kWg ? QTE : S::LDC, LDS = kWg ? QTE : S::LDS;
+  static_assert(!kWg || (S::TILE_A * sizeof(T) % 1024 == 0 && S::STAGE * sizeof(T) % 1024 == 0 &&
+                         kChunk * P <= S::TILE_A && kChunk * QTE <= S::TILE_C),
+                "swizzled tiles fit their space and start at 1024-byte boundaries");
   constexpr int ND = S::ND, NDW = S::NDW, NO = S::NO, MT = S::MT, NS = S::NS;
   constexpr int WARPS = S::WARPS, THREADS = S::THREADS;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
@@ -211,7 +247,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // W's products skip the tiles outside the scan's triangle (see W below).
   constexpr bool kSkipTriangle = sizeof(T) == 4 || P > 128;
 
-  extern __shared__ __align__(128) unsigned char smem_raw[];
+  extern __shared__ __align__(1024) unsigned char smem_raw[];  // swizzled tiles: 1024 bytes
   T* smem = reinterpret_cast<T*>(smem_raw);
   T* s_state = smem + STAGES * S::STAGE;
   float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][4][kChunk]
@@ -242,7 +278,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   const int group = kBwdCols ? p.group : 1;
 
   // DK, DV: the den of the C rows this thread copied last (see scale_own_rows).
-  using CCopy = RowCopy<T, QT, THREADS>;
+  using CCopy = RowCopy<T, QT, THREADS, kLayC == kCores>;
   float row_den[CCopy::ITERS];
   const T* a_base = static_cast<const T*>(p.a) + bidx * p.a_sb + ha * p.a_sh;
   auto bc_head = [&](int g) { return kBwdCols ? ha * p.group + g : ha / p.group; };
@@ -252,13 +288,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   auto load = [&](int st, int ck, int g, bool with_a, bool with_bc) {
     T* base = stage_ptr(st);
     const int row0 = ck * kChunk;
-    if (with_a) copy_rows<T, P, THREADS>(base, LDP, a_base, p.a_sn, row0, n, tid);
+    if (with_a) copy_rows<T, P, THREADS, kLayAB>(base, LDP, a_base, p.a_sn, row0, n, tid);
     const int hb = bc_head(g);
     if (with_bc) {
-      copy_rows<T, P, THREADS>(base + S::TILE_A, LDP,
+      copy_rows<T, P, THREADS, kLayAB>(base + S::TILE_A, LDP,
                       static_cast<const T*>(p.b) + bidx * p.b_sb + hb * p.b_sh, p.b_sn, row0, n,
                       tid);
-      copy_rows<T, QT, THREADS>(base + 2 * S::TILE_A, LDC,
+      copy_rows<T, QT, THREADS, kLayC>(base + 2 * S::TILE_A, LDC,
                        static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
                        row0, n, tid);
     }
@@ -299,7 +335,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   if (KIND == kFwd) {
     for (int st = 0; st < STAGES; ++st)
       for (int i = tid; i < kChunk * 8; i += THREADS)
-        F::set(stage_ptr(st) + 2 * S::TILE_A + (i / 8) * LDC + QT + i % 8, i % 8 == 0 ? 1.f : 0.f);
+        F::set(tile_at<kLayC>(stage_ptr(st) + 2 * S::TILE_A, LDC, i / 8, QT + i % 8),
+               i % 8 == 0 ? 1.f : 0.f);
   }
 
   // The state pass stores S itself; the other phases keep s S in shared memory.
@@ -330,11 +367,12 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // barrier is needed before the one that publishes the stage.
   auto scale_own_rows = [&](int st, int ck, const float* den) {
     if constexpr (kBwdCols) {
-      T* tc = stage_ptr(st) + 2 * S::TILE_A + CCopy::column(tid);
+      T* tc = stage_ptr(st) + 2 * S::TILE_A;
 #pragma unroll
       for (int it = 0; it < CCopy::ITERS; ++it) {
         const int r = CCopy::first_row(tid) + it * CCopy::ROWS;
-        scale16(tc + r * LDC, ck * kChunk + r < n ? 1.f / den[it] : 0.f);
+        scale16(tile_at<kLayC>(tc, LDC, r, CCopy::column(tid)),
+                ck * kChunk + r < n ? 1.f / den[it] : 0.f);
       }
     }
   };
@@ -358,6 +396,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       cp_async_wait<0>();
       if (scale_ck >= 0) scale_own_rows(0, scale_ck, row_den);
     }
+    // This thread's writes to the stage and the shared state, before the barrier, for the
+    // warpgroup products that read them.
+    if constexpr (kWg) fence_proxy_async();
     __syncthreads();
   };
 
@@ -386,11 +427,32 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     return f;
   };
 
-  // S += B^T C and sigma += beta^T C for the tiles of stage st.
-  auto accumulate_state = [&](int st, int ck) {
+  // kWg: descriptor of C's rows k0 .. k0 + 15 as the MN-major B of a product (the mma.sync
+  // kernels read C by ldmatrix).
+  auto c_desc = [&](const T* tc, int k0) -> uint64_t {
+    if constexpr (kLayC == kSwizzled) {
+      return desc_mn_major_sw(tc, k0, 0);
+    } else if constexpr (kLayC == kCores) {
+      return desc_mn_major(tc, LDC, k0, 0);
+    } else {
+      return 0;
+    }
+  };
+
+  // S += B^T C for the tiles of stage st. kWg: issues the warpgroup products (m64 block mi of
+  // S is B's columns 64 mi .. + 63, read transposed), for the caller to commit and wait for.
+  auto state_products = [&](int st) {
     const T* tb = stage_ptr(st) + S::TILE_A;
     const T* tc = stage_ptr(st) + 2 * S::TILE_A;
-    if (s_cnt > 0) {
+    if constexpr (kWg) {
+#pragma unroll
+      for (int kk = 0; kk < kChunk / 16; ++kk) {
+        const uint64_t c = c_desc(tc, 16 * kk);
+#pragma unroll
+        for (int mi = 0; mi < MT; ++mi)
+          wgmma_ss<1, 1>(sacc[mi], desc_mn_major_sw(tb, 16 * kk, 64 * mi), c);
+      }
+    } else if (s_cnt > 0) {
 #pragma unroll kUnrollK
       for (int kk = 0; kk < kChunk / 16; ++kk) {
         typename F::A af[MT];
@@ -404,12 +466,22 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         mma_tiles<F, NS, false>(tc, LDC, 16 * kk, lane, s_n0, s_cnt, into_state);
       }
     }
+  };
+  // sigma += beta^T C for the tiles of stage st.
+  auto sigma_products = [&](int st, int ck) {
+    const T* tc = stage_ptr(st) + 2 * S::TILE_A;
     if constexpr (kMmaSigma) {
       if (sigma_warp) {
 #pragma unroll
         for (int kk = 0; kk < kChunk / 16; ++kk) {
           typename F::A cf;
-          F::load_a_t(cf, tc, LDC, 16 * warp, 16 * kk, lane);
+          if constexpr (kWg) {
+            const int mi = lane >> 3, r = lane & 7;
+            ldsm_x4_t(cf.x, tile_at<kLayC>(tc, LDC, 16 * kk + r + (mi >> 1) * 8,
+                                            16 * warp + (mi & 1) * 8));
+          } else {
+            F::load_a_t(cf, tc, LDC, 16 * warp, 16 * kk, lane);
+          }
           F::mma(sig, cf, beta_fragment(st, ck, 16 * kk), p.split);
         }
       }
@@ -428,17 +500,33 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       }
     }
   };
+  auto accumulate_state = [&](int st, int ck) {
+    if constexpr (kWg) {
+      wgmma_fence();
+      state_products(st);
+      wgmma_commit();
+      sigma_products(st, ck);
+      wgmma_wait();
+#pragma unroll
+      for (int mi = 0; mi < MT; ++mi) wgmma_fence_operand(sacc[mi]);
+    } else {
+      state_products(st);
+      sigma_products(st, ck);
+    }
+  };
 
-  // Visit this thread's entries of S: fn(row, col, accumulator pair) for col, col + 1.
+  // Visit this thread's entries of S: fn(row, col, accumulator pair) for col, col + 1. kWg:
+  // accumulator mi holds m-tile 4 mi + warp (the warp's rows of m64 block mi).
   auto for_state_pairs = [&](auto&& fn) {
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
       for (int j = 0; j < NS; ++j) {
         if (j >= s_cnt) continue;
+        const int m_tile = kWg ? 4 * mi + warp : m_base + mi;
 #pragma unroll
         for (int half = 0; half < 2; ++half)
-          fn(16 * (m_base + mi) + g8 + 8 * half, 8 * (s_n0 + j) + 2 * t4, &sacc[mi][j][2 * half]);
+          fn(16 * m_tile + g8 + 8 * half, 8 * (s_n0 + j) + 2 * t4, &sacc[mi][j][2 * half]);
       }
   };
 
@@ -448,7 +536,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
   auto publish_state = [&]() {
     for_state_pairs([&](int row, int col, float* acc) {
-      T* at = s_state + row * LDS + col;
+      T* at = tile_at<kLayS>(s_state, LDS, row, col);
       if constexpr (kMasterInSmem) {
         const float2 old = F::load2(at);
         F::store2(at, old.x + s_scale * acc[0], old.y + s_scale * acc[1]);
@@ -515,7 +603,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   auto store_segment_state = [&]() {
     for_state_pairs([&](int row, int col, const float* acc) {
       float2 x = make_float2(acc[0], acc[1]);
-      if constexpr (kMasterInSmem) x = F::load2(s_state + row * LDS + col);
+      if constexpr (kMasterInSmem) x = F::load2(tile_at<kLayS>(s_state, LDS, row, col));
       *reinterpret_cast<float2*>(seg_state + row * QTE + col) = x;
     });
     publish_sigma();
@@ -544,32 +632,61 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   const bool norm_rows = kRowScales && p.ra != nullptr;
   float r_a[2] = {1.f, 1.f};
 
-  const auto no_more = [](const typename F::A&, int) {};
-  // out = A S (state in shared memory) for this warp's rows and n-tiles of stage st; with
-  // norm_rows, times the rows' scales (a's rows are then raw). more(af, kk) runs after each k
-  // step's product with that step's A fragment (the scans compute W with it).
-  auto apply_state = [&](int st, float (*out)[4], auto&& more) {
-    const T* ta = stage_ptr(st);
-#pragma unroll
-    for (int j = 0; j < NO; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
-#pragma unroll kUnrollK
-    for (int kk = 0; kk < P / 16; ++kk) {
-      typename F::A af;
-      F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
-      mma_out(std::false_type{}, out, af, s_state, LDS, 16 * kk);
-      more(af, kk);
-    }
+  // With norm_rows: this warp's row scales of stage st into r_a, and out's rows times them.
+  auto load_row_scales = [&](int st) {
     if (norm_rows) {
       const float* rows = s_scalar + st * 4 * kChunk + 2 * kChunk + 16 * rs + g8;
       r_a[0] = rows[0], r_a[1] = rows[8];
+    }
+  };
+  auto scale_rows = [&](float (*out)[4]) {
+    if (norm_rows) {
 #pragma unroll
       for (int j = 0; j < NO; ++j) {
         out[j][0] *= r_a[0], out[j][1] *= r_a[0];
         out[j][2] *= r_a[1], out[j][3] *= r_a[1];
       }
     }
+  };
+
+  // kWg: issue out = A S for stage st (the first k step overwrites out).
+  auto a_s_wgmma = [&](int st, float (*out)[4]) {
+    if constexpr (kWg) {
+      auto& acc = *reinterpret_cast<float(*)[NO][4]>(out);
+#pragma unroll
+      for (int kk = 0; kk < P / 16; ++kk)
+        wgmma_ss<0, 1>(acc, desc_k_major_sw(stage_ptr(st), 16 * kk),
+                       desc_mn_major(s_state, LDS, 16 * kk, 0), kk > 0);
+    }
+  };
+
+  const auto no_more = [](const typename F::A&, int) {};
+  // out = A S (state in shared memory) for this warp's rows and n-tiles of stage st; with
+  // norm_rows, times the rows' scales (a's rows are then raw). more(af, kk) runs after each k
+  // step's product with that step's A fragment (the mma.sync scans compute W with it).
+  auto apply_state = [&](int st, float (*out)[4], auto&& more) {
+    if constexpr (kWg) {
+      wgmma_fence();
+      a_s_wgmma(st, out);
+      wgmma_commit();
+      wgmma_wait();
+      wgmma_fence_operand(*reinterpret_cast<float(*)[NO][4]>(out));
+    } else {
+      const T* ta = stage_ptr(st);
+#pragma unroll
+      for (int j = 0; j < NO; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) out[j][e] = 0.f;
+#pragma unroll kUnrollK
+      for (int kk = 0; kk < P / 16; ++kk) {
+        typename F::A af;
+        F::load_a(af, ta, LDP, 16 * rs, 16 * kk, lane);
+        mma_out(std::false_type{}, out, af, s_state, LDS, 16 * kk);
+        more(af, kk);
+      }
+    }
+    load_row_scales(st);
+    scale_rows(out);
   };
 
   // Finish rows of this warp: fs_r * (out + alpha_r sigma), stored in the element type.
@@ -680,10 +797,12 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       // faster causal forward+backward, PERF.md v12). float32's forward was 4-5% slower so.
       constexpr bool kFuseW = sizeof(T) == 2;
       float w[kChunk / 8][4];
+      if constexpr (!kWg) {
 #pragma unroll
-      for (int j = 0; j < kChunk / 8; ++j)
+        for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) w[j][e] = 0.f;
+          for (int e = 0; e < 4; ++e) w[j][e] = 0.f;
+      }
       auto w_products = [&](const typename F::A& af, int kk) {
 #pragma unroll
         for (int jp = 0; jp < kChunk / 16; ++jp) {
@@ -694,7 +813,22 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           F::mma(w[2 * jp + 1], af, b1, p.split);
         }
       };
-      if (kFuseW && g == 0) {
+      if constexpr (kWg) {
+        // Three groups in flight: W, A S (at a step's first query head) and the state's
+        // products, which need neither; W's mask below overlaps the last two.
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < P / 16; ++kk)
+          wgmma_ss<0, 0>(w, desc_k_major_sw(ta, 16 * kk), desc_k_major_sw(tb, 16 * kk), kk > 0);
+        wgmma_commit();
+        if (g == 0) a_s_wgmma(st, out);
+        wgmma_commit();
+        state_products(st);
+        wgmma_commit();
+        if (g == 0) load_row_scales(st);
+        wgmma_wait<2>();
+        wgmma_fence_operand(w);
+      } else if (kFuseW && g == 0) {
         apply_state(st, out, w_products);
       } else {
         if (g == 0) apply_state(st, out, no_more);
@@ -712,7 +846,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
         const float ab = alpha * (KIND == kDv ? p.a0 : 1.f);  // alpha beta for constant beta
         const int valid = n - ck * kChunk;                    // columns c < valid exist
-        const float w_scale = s_scale * r_a[half];
+        // kWg scales out's rows once at the end (scale_rows), so W's alpha beta is divided by it.
+        const float w_scale = kWg ? s_scale : s_scale * r_a[half];
+        const float term_scale = kWg ? 1.f / r_a[half] : 1.f;
 #pragma unroll
         for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
@@ -721,18 +857,37 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
             const bool keep = (MODE == kScanFwd ? c <= r : c >= r) && c < valid;
             const float term = KIND == kDk ? -alpha * sc[kChunk + c] : ab;
             float& x = w[j][2 * half + e];
-            x = keep ? w_scale * x + term : 0.f;
+            x = keep ? w_scale * x + term * term_scale : 0.f;
           }
       }
-      // out += W C
+      // out += W C (kWg: over the whole chunk, so a non-finite v of a later token reaches the
+      // earlier outputs of its chunk, 0 * inf, where mma.sync's reach only the 16-token diagonal
+      // tile), and the state's products.
+      if constexpr (kWg) {
+        typename F::A wf[kChunk / 16];
 #pragma unroll
-      for (int kk = 0; kk < kChunk / 16; ++kk) {
-        if (MODE == kScanFwd ? kk > rs : kk < rs) continue;
-        typename F::A wf;
-        F::a_from_acc(wf, w[2 * kk], w[2 * kk + 1]);
-        mma_out(std::true_type{}, out, wf, tc, LDC, 16 * kk);
+        for (int kk = 0; kk < kChunk / 16; ++kk) F::a_from_acc(wf[kk], w[2 * kk], w[2 * kk + 1]);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kChunk / 16; ++kk)
+          wgmma_rs<1>(out, wf[kk].x, c_desc(tc, 16 * kk));
+        wgmma_commit();
+        sigma_products(st, ck);
+        wgmma_wait();
+        wgmma_fence_operand(out);
+#pragma unroll
+        for (int mi = 0; mi < MT; ++mi) wgmma_fence_operand(sacc[mi]);
+        scale_rows(out);
+      } else {
+#pragma unroll
+        for (int kk = 0; kk < kChunk / 16; ++kk) {
+          if (MODE == kScanFwd ? kk > rs : kk < rs) continue;
+          typename F::A wf;
+          F::a_from_acc(wf, w[2 * kk], w[2 * kk + 1]);
+          mma_out(std::true_type{}, out, wf, tc, LDC, 16 * kk);
+        }
+        accumulate_state(st, ck);
       }
-      accumulate_state(st, ck);
       if (g == group - 1) epilogue(st, ck, out);
       __syncthreads();
       if (g == group - 1) {
