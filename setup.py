@@ -3,7 +3,9 @@
 Environment:
   FASTMAX_BUILD_CUDA   0 (never), 1 (always; a failed build fails the install) or auto (default:
                        build when nvcc is found and torch is a CUDA build).
-  FASTMAX_CUDA_ARCHS   target architectures, e.g. "9.0" (default "8.0;8.6;8.9;9.0+PTX").
+  FASTMAX_CUDA_ARCHS   target architectures, e.g. "9.0a" (default "8.0;8.6;8.9+PTX;9.0a"). "9.0a"
+                       builds Hopper's warpgroup-product (wgmma) kernels for bfloat16 at head_dim
+                       128; "9.0" builds the mma.sync kernels that the other GPUs run.
   CUDA_HOME            the CUDA toolkit root; guessed from nvcc when unset.
   MAX_JOBS             parallel compile jobs (ninja).
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 from setuptools import setup
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_ARCHS = "8.0;8.6;8.9;9.0+PTX"
+DEFAULT_ARCHS = "8.0;8.6;8.9+PTX;9.0a"
 
 
 def _say(message: str) -> None:

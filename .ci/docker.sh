@@ -11,7 +11,7 @@
 # cached. pip in the build gets PyPI (with this machine's extra CA certificates) and the local
 # package indexes that `pip config list` names, served over http on 127.0.0.1, port
 # FASTMAX_CI_INDEX_PORT (default 38123; the URL is part of the build cache's key: keep it).
-# The image is built for sm_90 only (FASTMAX_CUDA_ARCHS=9.0, as CI builds the op), then,
+# The image is built for sm_90a only (FASTMAX_CUDA_ARCHS=9.0a, as CI builds the op), then,
 # without network:
 #   1. the container's tests: the op's tests and the correctness matrix of the PyTorch backend;
 #   2. the default command: the `figures` target, which must choose the smoke config (no GPU);
@@ -162,7 +162,7 @@ build_image() {
     fi
     logged "$WORK/build.log" "$DOCKER" build --network host -f docker/Dockerfile -t "$IMAGE" \
         --build-arg BASE_IMAGE="$BASE" \
-        --build-arg FASTMAX_CUDA_ARCHS=9.0 --build-arg MAX_JOBS="$(nproc)" \
+        --build-arg FASTMAX_CUDA_ARCHS=9.0a --build-arg MAX_JOBS="$(nproc)" \
         --build-arg EXTRA_CA_CERTS="$certs" \
         --build-arg FASTMAX_GIT_COMMIT="$(git rev-parse HEAD)" \
         "${PIP_ARGS[@]}" . >/dev/null || {

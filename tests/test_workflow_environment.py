@@ -103,7 +103,7 @@ def test_readme_opens_with_the_workflow_and_the_test_command():
 def test_ci_builds_the_cuda_op_and_runs_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text()
     assert (REPO / ".ci" / "run").stat().st_mode & 0o111
-    assert "FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0 MAX_JOBS=2" in ci
+    assert "FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=2" in ci
     commands = [line for line in ci.splitlines() if line and not line.startswith(("#", "export"))]
     # The README's test command, then the proofs against real SLURM and Docker engines.
     assert commands[-3:] == ["./run.sh test", "bash .ci/slurm.sh", "bash .ci/docker.sh"]
