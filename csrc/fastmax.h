@@ -88,14 +88,16 @@ struct GpuLimits {
 };
 
 // Segments per sequence (1: unsplit) for a pass over batch x heads x n tokens of head dim dim:
-// only when the blocks (batch x heads x column tiles) fill at most half the SMs, then as many as
-// fit in two waves of the blocks an SM holds at once, each segment at least 8 chunks long.
-int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int dim,
+// where the blocks (batch x heads x column tiles) fill at most half the SMs, as many as fit in
+// two waves of the blocks an SM holds at once, each segment at least 8 chunks long; where they
+// fill more, a non-causal forward or dq pass of 4-warp blocks is cut for two blocks per SM (see
+// split.cu).
+int split_segments(int dtype, Kind kind, bool causal, int64_t batch, int heads, int n, int dim,
                    const GpuLimits& gpu);
 
 // The split of one pass on the current device (allow = false: never split). p needs batch,
 // heads_a, n and dim.
-SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow);
+SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool allow);
 
 // Shared memory per block the forward and backward passes need at least (dtype: 0 = bfloat16,
 // 1 = float32; 0 for an unsupported head dim).

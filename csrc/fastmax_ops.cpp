@@ -110,7 +110,7 @@ bool split_allowed() {
 // ordered before the current stream's.
 at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at::ScalarType st,
                     cudaStream_t stream) {
-  const SplitPlan plan = plan_split(st == at::kFloat ? 1 : 0, kind, p, split_allowed());
+  const SplitPlan plan = plan_split(st == at::kFloat ? 1 : 0, kind, causal, p, split_allowed());
   at::Tensor states;
   if (plan.segments > 1) {
     states = at::empty({plan.state_floats}, like.options().dtype(at::kFloat));
@@ -429,12 +429,13 @@ bool fits_device(c10::ScalarType dtype, int64_t head_dim, int64_t device) {
   return need > 0 && need <= static_cast<size_t>(limit);
 }
 
-// Segments a pass (kind: 0 forward, 1 dq, 2 dk, 3 dv) splits its sequence into (1: not split)
-// for batch x heads x n tokens of head_dim on a GPU of the given SMs and shared memory; heads
-// counts the heads the pass walks (query heads for forward and dq, key/value heads for dk, dv).
-int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, int64_t batch, int64_t heads,
-                          int64_t n, int64_t head_dim, int64_t sms, int64_t smem_per_sm,
-                          int64_t smem_per_block) {
+// Segments a pass (kind: 0 forward, 1 dq, 2 dk, 3 dv; causal or not) splits its sequence into
+// (1: not split) for batch x heads x n tokens of head_dim on a GPU of the given SMs and shared
+// memory; heads counts the heads the pass walks (query heads for forward and dq, key/value
+// heads for dk, dv).
+int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, bool causal, int64_t batch,
+                          int64_t heads, int64_t n, int64_t head_dim, int64_t sms,
+                          int64_t smem_per_sm, int64_t smem_per_block) {
   TORCH_CHECK_VALUE(head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256,
                     "fastmax split_segments: head_dim must be 32, 64, 128 or 256, got ", head_dim);
   TORCH_CHECK_VALUE(kind >= kFwd && kind <= kDv, "fastmax split_segments: kind must be 0 to 3, got ",
@@ -444,7 +445,7 @@ int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, int64_t batch, in
                     "fastmax split_segments: need batch, heads >= 0 and n, sms, shared memory >= 1");
   const GpuLimits gpu{static_cast<int>(sms), static_cast<int>(smem_per_sm),
                       static_cast<int>(smem_per_block)};
-  return split_segments(dtype == at::kFloat ? 1 : 0, static_cast<Kind>(kind), batch,
+  return split_segments(dtype == at::kFloat ? 1 : 0, static_cast<Kind>(kind), causal, batch,
                         static_cast<int>(heads), static_cast<int>(n), static_cast<int>(head_dim), gpu);
 }
 
@@ -461,8 +462,8 @@ TORCH_LIBRARY(fastmax, m) {
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
   m.def("rope(Tensor x, Tensor cos, Tensor sin, bool inverse) -> Tensor");
   m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);
-  m.def("split_segments(ScalarType dtype, int kind, int batch, int heads, int n, int head_dim, "
-        "int sms, int smem_per_sm, int smem_per_block) -> int",
+  m.def("split_segments(ScalarType dtype, int kind, bool causal, int batch, int heads, int n, "
+        "int head_dim, int sms, int smem_per_sm, int smem_per_block) -> int",
         &fastmax::split_segments_of);
 }
 

@@ -7,9 +7,13 @@
 // combining kernel and one float32 state per segment. Measured on the H200 (csrc/PERF.md) with
 // segments for two waves of resident blocks: 1.2-1.5x at 64 blocks (half the SMs idle), but
 // 0.5-0.9x at 128 blocks (cut into 1152), so a GPU at most half occupied is split that way.
-// A forward of 4-warp blocks with more than half the SMs busy (the paper's shape: 128 blocks)
-// is cut so that two blocks per SM run in one wave: 1.08-1.10x forward at 128 blocks. Its
-// backward is not: dq, dk and dv already run side by side on three streams (0.9x when split).
+// A non-causal forward of 4-warp blocks with more than half the SMs busy (the paper's shape:
+// 128 blocks) is cut so that two blocks per SM run in one wave: 1.09-1.19x forward from
+// N = 8192 (PERF.md v12, v13). Its backward is not: dq, dk and dv already run side by side on
+// three streams (0.9x when split). Causal passes are not cut: uncut, their forward+backward was
+// 1-5% faster from N = 4096 in the target sweeps of v11 and v12 (the forward within 2%, 5%
+// faster at 4096), and with v13's wgmma kernels the forward 3-12% and the forward+backward
+// 0-6% faster.
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
@@ -65,7 +69,7 @@ cudaError_t launch_combine_states(float* states, int64_t blocks, int segments, i
   return cudaGetLastError();
 }
 
-int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int dim,
+int split_segments(int dtype, Kind kind, bool causal, int64_t batch, int heads, int n, int dim,
                    const GpuLimits& gpu) {
   const int64_t blocks = batch * heads * (dim / column_tile(dim));
   if (blocks <= 0 || blocks > gpu.sms) return 1;
@@ -73,9 +77,10 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
   const int warps = visit_shape(dtype, kind, dim, [](auto tag, auto pc, auto kc) -> int {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::WARPS;
   });
-  // With more than half the SMs busy, only passes that run alone are cut for two blocks per SM:
-  // the forward, and dq, which runs after dk and dv (they share the SMs on two streams).
-  if (!half_idle && ((kind != kFwd && kind != kDq) || warps != 4)) return 1;
+  // With more than half the SMs busy, only non-causal passes that run alone are cut for two
+  // blocks per SM: the forward, and dq, which runs after dk and dv (they share the SMs on two
+  // streams).
+  if (!half_idle && (causal || (kind != kFwd && kind != kDq) || warps != 4)) return 1;
   // Blocks of this pass one SM holds at once, by shared memory (0: the pass does not fit).
   const int64_t per_sm = visit_shape(dtype, kind, dim, [&](auto tag, auto pc, auto kc) -> int64_t {
     using T = typename decltype(tag)::type;
@@ -93,7 +98,7 @@ int split_segments(int dtype, Kind kind, int64_t batch, int heads, int n, int di
   return segments >= 2 ? static_cast<int>(segments) : 1;
 }
 
-SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow) {
+SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool allow) {
   const int chunks = (p.n + kChunk - 1) / kChunk;
   const SplitPlan whole{chunks, 1, 0};
   // Too short for two segments: no device queries on this (launch-bound) path.
@@ -108,7 +113,7 @@ SplitPlan plan_split(int dtype, Kind kind, const Params& p, bool allow) {
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&gpu.smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return whole;  // the launch reports the device error
-  const int segments = split_segments(dtype, kind, p.batch, p.heads_a, p.n, p.dim, gpu);
+  const int segments = split_segments(dtype, kind, causal, p.batch, p.heads_a, p.n, p.dim, gpu);
   const int64_t per_segment = visit_shape(dtype, kind, p.dim, [](auto tag, auto pc, auto kc) -> int64_t {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::SEG_STATE;
   });

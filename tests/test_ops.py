@@ -494,27 +494,32 @@ BF16, F32 = torch.bfloat16, torch.float32
 
 @pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
 @pytest.mark.parametrize(
-    ("dtype", "batch", "heads", "n", "head_dim", "forward", "dq", "dk_dv"),
+    ("dtype", "causal", "batch", "heads", "n", "head_dim", "forward", "dq", "dk_dv"),
     [
-        (BF16, 4, 16, 65536, 128, 2, 2, 1),  # the paper's shape, 128 blocks: forward, dq two per SM
-        (F32, 4, 16, 65536, 128, 1, 1, 1),  # the same in float32: blocks of 8 warps, one per SM
-        (BF16, 4, 16, 65536, 64, 12, 12, 12),  # 64 blocks, 3 per SM: within two waves of 396
-        (F32, 4, 16, 65536, 64, 4, 4, 4),  # float32 tiles: 1 block per SM
-        (BF16, 1, 16, 8192, 128, 16, 16, 16),  # Pythia-1.4B training at micro-batch 1
-        (BF16, 1, 16, 32768, 128, 16, 16, 16),  # the same at 32768: 32 blocks, 2 per SM, not 17
-        (BF16, 1, 16, 960, 128, 1, 1, 1),  # 15 chunks: too short to split
-        (BF16, 1, 66, 65536, 32, 24, 24, 24),  # 66 blocks: half the SMs idle, split (6 per SM)
-        (BF16, 1, 67, 65536, 32, 3, 3, 1),  # 67 blocks: more than half busy, two per SM
-        (BF16, 4, 16, 4096, 128, 2, 2, 1),  # 64 chunks: two 32-chunk segments
-        (BF16, 4, 16, 2048, 128, 1, 1, 1),  # 32 chunks: too short for the cut
-        (BF16, 1, 133, 65536, 32, 1, 1, 1),  # more blocks than SMs
-        (BF16, 0, 16, 4096, 128, 1, 1, 1),  # an empty batch
+        # The paper's shape, 128 blocks: non-causal forward and dq cut for two per SM; causal
+        # passes are not cut (faster uncut in the target sweeps).
+        (BF16, False, 4, 16, 65536, 128, 2, 2, 1),
+        (BF16, True, 4, 16, 65536, 128, 1, 1, 1),
+        (F32, False, 4, 16, 65536, 128, 1, 1, 1),  # float32: blocks of 8 warps, one per SM
+        (BF16, True, 4, 16, 65536, 64, 12, 12, 12),  # 64 blocks, 3 per SM: within two waves of 396
+        (BF16, False, 4, 16, 65536, 64, 12, 12, 12),
+        (F32, True, 4, 16, 65536, 64, 4, 4, 4),  # float32 tiles: 1 block per SM
+        (BF16, True, 1, 16, 8192, 128, 16, 16, 16),  # Pythia-1.4B training at micro-batch 1
+        (BF16, True, 1, 16, 32768, 128, 16, 16, 16),  # the same at 32768: 32 blocks, 2 per SM
+        (BF16, True, 1, 16, 960, 128, 1, 1, 1),  # 15 chunks: too short to split
+        (BF16, True, 1, 66, 65536, 32, 24, 24, 24),  # 66 blocks: half the SMs idle (6 per SM)
+        (BF16, False, 1, 67, 65536, 32, 3, 3, 1),  # 67 blocks: more than half busy, two per SM
+        (BF16, True, 1, 67, 65536, 32, 1, 1, 1),
+        (BF16, False, 4, 16, 4096, 128, 2, 2, 1),  # 64 chunks: two 32-chunk segments
+        (BF16, False, 4, 16, 2048, 128, 1, 1, 1),  # 32 chunks: too short for the cut
+        (BF16, False, 1, 133, 65536, 32, 1, 1, 1),  # more blocks than SMs
+        (BF16, True, 0, 16, 4096, 128, 1, 1, 1),  # an empty batch
     ],
 )
-def test_split_where_sms_would_idle(dtype, batch, heads, n, head_dim, forward, dq, dk_dv):
+def test_split_where_sms_would_idle(dtype, causal, batch, heads, n, head_dim, forward, dq, dk_dv):
     """The split plan on an H200 for the forward and the three backward passes."""
     for kind, want in enumerate((forward, dq, dk_dv, dk_dv)):
-        got = _cuda.split_segments(dtype, kind, batch, heads, n, head_dim, H200)
+        got = _cuda.split_segments(dtype, kind, causal, batch, heads, n, head_dim, H200)
         assert got == want, f"pass {kind}"
 
 
@@ -529,7 +534,7 @@ def test_split_where_sms_would_idle(dtype, batch, heads, n, head_dim, forward, d
 )
 def test_split_plan_refuses_bad_arguments(kind, head_dim, gpu, match):
     with pytest.raises(ValueError, match=match):
-        _cuda.split_segments(BF16, kind, 1, 16, 4096, head_dim, gpu)
+        _cuda.split_segments(BF16, kind, True, 1, 16, 4096, head_dim, gpu)
 
 
 def _combine_launches(fn) -> int:

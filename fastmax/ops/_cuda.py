@@ -9,7 +9,7 @@
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
     fastmax::fits_device(dtype, head_dim, device) -> bool  (see head_dims_that_fit)
-    fastmax::split_segments(dtype, kind, batch, heads, n, head_dim, sms, smem_per_sm,
+    fastmax::split_segments(dtype, kind, causal, batch, heads, n, head_dim, sms, smem_per_sm,
                             smem_per_block) -> int  (sequence split plan)
 
 ``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
@@ -90,6 +90,7 @@ def head_dims_that_fit(dtype: torch.dtype, device: int) -> tuple[int, ...]:
 def split_segments(
     dtype: torch.dtype,
     kind: int,
+    causal: bool,
     batch: int,
     heads: int,
     n: int,
@@ -98,11 +99,12 @@ def split_segments(
 ) -> int:
     """Segments (1: unsplit) a pass cuts its sequence into on a GPU described by ``gpu``.
 
-    ``kind`` is the pass (0 forward, 1 dq, 2 dk, 3 dv); ``heads`` the heads it walks; ``gpu``
-    the SMs and the shared memory per SM and per block in bytes. The arguments are checked
-    here: on the lent H200's torch 2.11 build any ``c10::Error`` thrown inside this extension
-    (``TORCH_CHECK``, from CPU, CUDA or catch-all kernels) ended the process, while torch's own
-    errors and a ``std::invalid_argument`` raised; the pinned torch 2.14 raises ValueError.
+    ``kind`` is the pass (0 forward, 1 dq, 2 dk, 3 dv) and ``causal`` its masking; ``heads`` the
+    heads it walks; ``gpu`` the SMs and the shared memory per SM and per block in bytes. The
+    arguments are checked here: on the lent H200's torch 2.11 build any ``c10::Error`` thrown
+    inside this extension (``TORCH_CHECK``, from CPU, CUDA or catch-all kernels) ended the
+    process, while torch's own errors and a ``std::invalid_argument`` raised; the pinned torch
+    2.14 raises ValueError.
     """
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"dtype must be one of {SUPPORTED_DTYPES}, got {dtype}")
@@ -114,7 +116,9 @@ def split_segments(
         raise ValueError(f"need batch, heads >= 0 and n >= 1, got {batch}, {heads}, {n}")
     if len(gpu) != 3 or min(gpu) < 1:
         raise ValueError(f"gpu must be (SMs, shared memory per SM, per block) >= 1, got {gpu}")
-    return torch.ops.fastmax.split_segments(dtype, kind, batch, heads, n, head_dim, *gpu)
+    return torch.ops.fastmax.split_segments(
+        dtype, kind, bool(causal), batch, heads, n, head_dim, *gpu
+    )
 
 
 def cuda_attention(
