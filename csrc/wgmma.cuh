@@ -23,8 +23,10 @@
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FASTMAX_WGMMA 1
+#define FASTMAX_WGMMA_ASM(...) asm volatile(__VA_ARGS__)
 #else
 #define FASTMAX_WGMMA 0
+#define FASTMAX_WGMMA_ASM(...)
 #endif
 
 namespace fastmax {
@@ -71,144 +73,68 @@ __device__ __forceinline__ uint64_t desc_mn_major(const T* tile, int cols, int k
 
 template <int = 0>
 __device__ __forceinline__ void wgmma_fence() {
-#if FASTMAX_WGMMA
-  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
+  FASTMAX_WGMMA_ASM("wgmma.fence.sync.aligned;\n" ::: "memory");
 }
 template <int = 0>
 __device__ __forceinline__ void wgmma_commit() {
-#if FASTMAX_WGMMA
-  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-#endif
+  FASTMAX_WGMMA_ASM("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
+// Waits until at most N groups of products are pending.
 template <int N = 0>
 __device__ __forceinline__ void wgmma_wait() {
-#if FASTMAX_WGMMA
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-#endif
+  FASTMAX_WGMMA_ASM("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
 // Makes this thread's ordinary shared-memory writes (st.shared, cp.async) visible to the
 // products' operand reads (the async proxy); a barrier follows.
 template <int = 0>
 __device__ __forceinline__ void fence_proxy_async() {
-#if FASTMAX_WGMMA
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
+  FASTMAX_WGMMA_ASM("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
-// d[64 x 64] = A B + (accumulate ? d : 0) with A and B in shared memory (descriptors a, b;
-// TA, TB: transposed).
-template <int TA, int TB>
-__device__ __forceinline__ void wgmma_ss(float (&d)[8][4], uint64_t a, uint64_t b,
-                                         int accumulate = 1) {
-#if FASTMAX_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11,"
-      "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23,"
-      "%24, %25, %26, %27, %28, %29, %30, %31}, "
-      "%32, %33, p, 1, 1, %35, %36;\n}\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-      : "l"(a), "l"(b), "r"(accumulate), "n"(TA), "n"(TB));
-#endif
-}
+// The products for an accumulator of NT n-tiles (N = 8 NT columns), d[j] holding n-tile j;
+// inline PTX numbers the accumulator's registers %0 .. %(4 NT - 1) and the other operands after
+// them (SS_*, RS_*: those numbers in the instructions of wgmma_ss and wgmma_rs).
+#define FASTMAX_WGMMA_D(j) "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])
+#define FASTMAX_WGMMA_D8                                                                    \
+  FASTMAX_WGMMA_D(0), FASTMAX_WGMMA_D(1), FASTMAX_WGMMA_D(2), FASTMAX_WGMMA_D(3),         \
+      FASTMAX_WGMMA_D(4), FASTMAX_WGMMA_D(5), FASTMAX_WGMMA_D(6), FASTMAX_WGMMA_D(7)
+#define FASTMAX_WGMMA_D9 FASTMAX_WGMMA_D8, FASTMAX_WGMMA_D(8)
+#define FASTMAX_WGMMA_R32                                                                 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, " \
+  "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define FASTMAX_WGMMA_R36 FASTMAX_WGMMA_R32 ", %32, %33, %34, %35"
+#define FASTMAX_WGMMA_PRODUCTS(NT, N, REGS, D, SS_SCALE, SS_REST, RS_SCALE, RS_REST)            \
+  /* d = A B + (accumulate ? d : 0), A and B in shared memory (TA, TB: transposed). */            \
+  template <int TA, int TB>                                                                       \
+  __device__ __forceinline__ void wgmma_ss(float (&d)[NT][4], uint64_t a, uint64_t b,             \
+                                           int accumulate = 1) {                                  \
+    FASTMAX_WGMMA_ASM("{\n.reg .pred p;\nsetp.ne.b32 p, " SS_SCALE ", 0;\n"                       \
+                      "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32.bf16.bf16 {" REGS "}, "     \
+                      SS_REST ";\n}\n"                                                            \
+                      : D                                                                         \
+                      : "l"(a), "l"(b), "r"(accumulate), "n"(TA), "n"(TB));                      \
+  }                                                                                               \
+  /* d += A B, A in registers (each warp's m16n8k16 A fragment of its 16 rows). */                \
+  template <int TB>                                                                               \
+  __device__ __forceinline__ void wgmma_rs(float (&d)[NT][4], const uint32_t (&a)[4],             \
+                                           uint64_t b) {                                          \
+    FASTMAX_WGMMA_ASM("{\n.reg .pred p;\nsetp.ne.b32 p, " RS_SCALE ", 0;\n"                       \
+                      "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32.bf16.bf16 {" REGS "}, "     \
+                      RS_REST ";\n}\n"                                                            \
+                      : D                                                                         \
+                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));    \
+  }                                                                                               \
+  /* Orders the compiler's accesses to d after the products that write it asynchronously. */     \
+  __device__ __forceinline__ void wgmma_fence_operand(float (&d)[NT][4]) {                        \
+    _Pragma("unroll") for (int j = 0; j < NT; ++j)                                                \
+        _Pragma("unroll") for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[j][e])::"memory"); \
+  }
 
-// d[64 x 64] += A B with A in registers (each warp's m16n8k16 A fragment of its 16 rows).
-template <int TB>
-__device__ __forceinline__ void wgmma_rs(float (&d)[8][4], const uint32_t (&a)[4], uint64_t b) {
-#if FASTMAX_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11,"
-      "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23,"
-      "%24, %25, %26, %27, %28, %29, %30, %31}, "
-      "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));
-#endif
-}
-
-// Orders the compiler's accesses to d after the products that write it asynchronously.
-__device__ __forceinline__ void wgmma_fence_operand(float (&d)[8][4]) {
-#pragma unroll
-  for (int j = 0; j < 8; ++j)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[j][e])::"memory");
-}
-
-// d[64 x 72] = A B + (accumulate ? d : 0) with A and B in shared memory (descriptors a, b;
-// TA, TB: transposed).
-template <int TA, int TB>
-__device__ __forceinline__ void wgmma_ss(float (&d)[9][4], uint64_t a, uint64_t b,
-                                         int accumulate = 1) {
-#if FASTMAX_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n72k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11,"
-      "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23,"
-      "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, "
-      "%36, %37, p, 1, 1, %39, %40;\n}\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3])
-      : "l"(a), "l"(b), "r"(accumulate), "n"(TA), "n"(TB));
-#endif
-}
-
-// d[64 x 72] += A B with A in registers (each warp's m16n8k16 A fragment of its 16 rows).
-template <int TB>
-__device__ __forceinline__ void wgmma_rs(float (&d)[9][4], const uint32_t (&a)[4], uint64_t b) {
-#if FASTMAX_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %41, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n72k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11,"
-      "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23,"
-      "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, "
-      "{%36, %37, %38, %39}, %40, p, 1, 1, %42;\n}\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));
-#endif
-}
-
-// Orders the compiler's accesses to d after the products that write it asynchronously.
-__device__ __forceinline__ void wgmma_fence_operand(float (&d)[9][4]) {
-#pragma unroll
-  for (int j = 0; j < 9; ++j)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[j][e])::"memory");
-}
-
+FASTMAX_WGMMA_PRODUCTS(8, 64, FASTMAX_WGMMA_R32, FASTMAX_WGMMA_D8,  //
+                       "%34", "%32, %33, p, 1, 1, %35, %36",      //
+                       "%37", "{%32, %33, %34, %35}, %36, p, 1, 1, %38")
+FASTMAX_WGMMA_PRODUCTS(9, 72, FASTMAX_WGMMA_R36, FASTMAX_WGMMA_D9,  //
+                       "%38", "%36, %37, p, 1, 1, %39, %40",      //
+                       "%41", "{%36, %37, %38, %39}, %40, p, 1, 1, %42")
 
 }  // namespace fastmax
