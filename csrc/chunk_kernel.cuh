@@ -475,13 +475,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 #pragma unroll
         for (int kk = 0; kk < kChunk / 16; ++kk) {
           typename F::A cf;
-          if constexpr (kWg) {
-            const int mi = lane >> 3, r = lane & 7;
-            ldsm_x4_t(cf.x, tile_at<kLayC>(tc, LDC, 16 * kk + r + (mi >> 1) * 8,
-                                            16 * warp + (mi & 1) * 8));
-          } else {
-            F::load_a_t(cf, tc, LDC, 16 * warp, 16 * kk, lane);
-          }
+          F::load_a_t_at(cf, [&](int r, int c) { return tile_at<kLayC>(tc, LDC, r, c); },
+                         16 * warp, 16 * kk, lane);
           F::mma(sig, cf, beta_fragment(st, ck, 16 * kk), p.split);
         }
       }
@@ -649,7 +644,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     }
   };
 
-  // kWg: issue out = A S for stage st (the first k step overwrites out).
+  // kWg: issue out = A S for stage st (the first k step overwrites out). out is a pointer, cast
+  // back to the array that wgmma_ss takes: nvcc 13.0's front end crashes on lambda parameters
+  // of array-reference type.
   auto a_s_wgmma = [&](int st, float (*out)[4]) {
     if constexpr (kWg) {
       auto& acc = *reinterpret_cast<float(*)[NO][4]>(out);

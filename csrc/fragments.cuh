@@ -80,8 +80,14 @@ struct Frag<__nv_bfloat16> {
   }
   // A[m][k] = tile[k][m].
   __device__ static void load_a_t(A& f, const T* tile, int ld, int m0, int k0, int lane) {
+    load_a_t_at(f, [&](int r, int c) { return tile + r * ld + c; }, m0, k0, lane);
+  }
+  // The same from a tile of any layout: at(r, c) is the address of element (r, c), and of the
+  // 16 bytes from it.
+  template <typename At>
+  __device__ static void load_a_t_at(A& f, At&& at, int m0, int k0, int lane) {
     const int mi = lane >> 3, r = lane & 7;
-    ldsm_x4_t(f.x, tile + (k0 + r + (mi >> 1) * 8) * ld + m0 + (mi & 1) * 8);
+    ldsm_x4_t(f.x, at(k0 + r + (mi >> 1) * 8, m0 + (mi & 1) * 8));
   }
   // Two n-tiles (n0, n0 + 8) of B[k][n] = tile[n][k].
   __device__ static void load_b2(B& f0, B& f1, const T* tile, int ld, int n0, int k0, int lane) {
