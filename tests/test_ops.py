@@ -537,6 +537,12 @@ def test_split_plan_refuses_bad_arguments(kind, head_dim, gpu, match):
         _cuda.split_segments(BF16, kind, True, 1, 16, 4096, head_dim, gpu)
 
 
+@pytest.mark.skipif(not _cuda.extension_loaded(), reason="needs the compiled extension")
+def test_split_plan_refuses_a_causal_flag_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="causal must be a bool, got str"):
+        _cuda.split_segments(BF16, 0, "False", 1, 16, 4096, 64, H200)
+
+
 def _combine_launches(fn) -> int:
     """How many times ``fn`` launched the kernel that combines segment states (split passes)."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:

@@ -110,15 +110,15 @@ def split_segments(
         raise ValueError(f"dtype must be one of {SUPPORTED_DTYPES}, got {dtype}")
     if kind not in range(4):
         raise ValueError(f"kind must be 0 to 3 (forward, dq, dk, dv), got {kind}")
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
     if head_dim not in SUPPORTED_HEAD_DIMS:
         raise ValueError(f"head_dim must be one of {SUPPORTED_HEAD_DIMS}, got {head_dim}")
     if batch < 0 or heads < 0 or n < 1:
         raise ValueError(f"need batch, heads >= 0 and n >= 1, got {batch}, {heads}, {n}")
     if len(gpu) != 3 or min(gpu) < 1:
         raise ValueError(f"gpu must be (SMs, shared memory per SM, per block) >= 1, got {gpu}")
-    return torch.ops.fastmax.split_segments(
-        dtype, kind, bool(causal), batch, heads, n, head_dim, *gpu
-    )
+    return torch.ops.fastmax.split_segments(dtype, kind, causal, batch, heads, n, head_dim, *gpu)
 
 
 def cuda_attention(
