@@ -151,19 +151,43 @@ __device__ __forceinline__ T* tile_at(T* tile, int ld, int r, int c) {
   }
 }
 
+// Offset (elements) between rows r and r + rows of a tile, for rows a multiple of 8 in the
+// core-matrix and swizzled layouts (whose pattern repeats every 8 rows).
+template <int LAYOUT>
+__device__ __forceinline__ int row_step(int ld, int rows) {
+  if constexpr (LAYOUT == kCores) {
+    return rows / 8 * (ld / 8) * 64;
+  } else if constexpr (LAYOUT == kSwizzled) {
+    return rows * 64;
+  } else {
+    return rows * ld;
+  }
+}
+
 // Copy rows [row0, row0 + 64) x COLS of a strided (token, column) matrix into a tile (see
-// tile_at); rows at or past n are zero-filled.
+// tile_at); rows at or past n are zero-filled. A thread's rows are ROWS apart in both, so its
+// addresses advance by constant steps; a chunk within n (every chunk but a sequence's last)
+// copies without the per-row bound.
 template <typename T, int COLS, int THREADS, int LAYOUT>
 __device__ __forceinline__ void copy_rows(T* dst, int ld, const T* src, int64_t sn, int row0,
                                           int n, int tid) {
   using RC = RowCopy<T, COLS, THREADS, LAYOUT == kCores>;
+  static_assert(LAYOUT == kPadded || RC::ROWS % 8 == 0, "rows a multiple of the layout's period");
   const int r0 = RC::first_row(tid), col = RC::column(tid);
+  T* d = tile_at<LAYOUT>(dst, ld, r0, col);
+  const T* s = src + col + int64_t(row0 + r0) * sn;
+  const int64_t s_step = int64_t(RC::ROWS) * sn;
+  const int d_step = row_step<LAYOUT>(ld, RC::ROWS);
+  if (row0 + kChunk <= n) {
 #pragma unroll
-  for (int it = 0; it < RC::ITERS; ++it) {
-    const int r = r0 + it * RC::ROWS;
-    const bool ok = row0 + r < n;
-    cp_async16(tile_at<LAYOUT>(dst, ld, r, col), src + col + (ok ? int64_t(row0 + r) * sn : 0),
-               ok);
+    for (int it = 0; it < RC::ITERS; ++it) cp_async16(d + it * d_step, s + it * s_step, true);
+  } else {
+    const int rows_left = n - row0 - r0;  // this thread's rows it * ROWS < rows_left exist
+#pragma unroll
+    for (int it = 0; it < RC::ITERS; ++it) {
+      const bool ok = it * RC::ROWS < rows_left;
+      cp_async16(d + it * d_step, ok ? s + it * s_step : src, ok);
+    }
   }
 }
 
@@ -529,17 +553,25 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // float32 keeps the master state in shared memory and adds each chunk's products to it with
   // ordinary rounding: the matrix units' accumulator, fed a whole sequence, drifts by about
   // 2^-24 per step. bfloat16 keeps the master in registers and publishes a rounded copy.
+  // With s = 1 (the default Taylor coefficient) the products by s, exact, are left out.
   auto publish_state = [&]() {
-    for_state_pairs([&](int row, int col, float* acc) {
-      T* at = tile_at<kLayS>(s_state, LDS, row, col);
-      if constexpr (kMasterInSmem) {
-        const float2 old = F::load2(at);
-        F::store2(at, old.x + s_scale * acc[0], old.y + s_scale * acc[1]);
-        acc[0] = acc[1] = 0.f;
-      } else {
-        F::store2(at, s_scale * acc[0], s_scale * acc[1]);
-      }
-    });
+    auto publish = [&](float scale) {
+      for_state_pairs([&](int row, int col, float* acc) {
+        T* at = tile_at<kLayS>(s_state, LDS, row, col);
+        if constexpr (kMasterInSmem) {
+          const float2 old = F::load2(at);
+          F::store2(at, old.x + scale * acc[0], old.y + scale * acc[1]);
+          acc[0] = acc[1] = 0.f;
+        } else {
+          F::store2(at, scale * acc[0], scale * acc[1]);
+        }
+      });
+    };
+    if (s_scale == 1.f) {
+      publish(1.f);
+    } else {
+      publish(s_scale);
+    }
   };
   // sigma for the next chunk. bfloat16: each warp stores its columns of s_sigma. float32:
   // each warp stores its running partial, and reduce_sigma sums them after a barrier.
@@ -842,7 +874,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const int r = 16 * rs + g8 + 8 * half;
         const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
         const float ab = alpha * (KIND == kDv ? p.a0 : 1.f);  // alpha beta for constant beta
-        const int valid = n - ck * kChunk;                    // columns c < valid exist
+        // Columns lo <= c <= hi are kept: the scan's triangle and the columns that exist.
+        const int valid = n - ck * kChunk;
+        const int lo = MODE == kScanFwd ? 0 : r;
+        const int hi = MODE == kScanFwd ? min(r, valid - 1) : valid - 1;
         // kWg scales out's rows once at the end (scale_rows), so W's alpha beta is divided by it.
         const float w_scale = kWg ? s_scale : s_scale * r_a[half];
         const float term_scale = kWg ? 1.f / r_a[half] : 1.f;
@@ -851,7 +886,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int c = 8 * j + 2 * t4 + e;
-            const bool keep = (MODE == kScanFwd ? c <= r : c >= r) && c < valid;
+            const bool keep = c >= lo && c <= hi;
             const float term = KIND == kDk ? -alpha * sc[kChunk + c] : ab;
             float& x = w[j][2 * half + e];
             x = keep ? w_scale * x + term * term_scale : 0.f;

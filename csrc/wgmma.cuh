@@ -52,23 +52,38 @@ __device__ __forceinline__ uint64_t wgmma_desc(const void* p, uint32_t lbo, uint
   return uint64_t((smem_addr(p) & 0x3FFFF) >> 4) | (uint64_t(lbo >> 4) << 16) |
          (uint64_t(sbo >> 4) << 32) | (uint64_t(swizzle) << 62);
 }
+// The descriptor of a tile's base moved by `bytes` (a multiple of 16) into the tile: the start
+// address is the low field, in 16-byte units, and shared memory ends below 256 KB, so the sum
+// stays within it. The slices of one tile then share one descriptor computation, and each
+// costs one add of a constant (the unrolled loops' k0 and m0 are constants).
+__device__ __forceinline__ uint64_t desc_advance(uint64_t base, uint32_t bytes) {
+  return (base & ~uint64_t(0xFFFFFFFF)) | uint32_t(uint32_t(base) + (bytes >> 4));
+}
+// Bytes from a tile's start to an element of it.
+template <typename T>
+__device__ __forceinline__ uint32_t byte_offset(const T* tile, const T* at) {
+  return uint32_t(at - tile) * uint32_t(sizeof(T));
+}
 // Swizzled tile, K-major: its 64 rows are M or N, columns k0 .. k0 + 15 K (8-row groups 1024
 // bytes apart; the hardware applies the swizzle to the addresses, so k0 moves the start).
 template <typename T>
 __device__ __forceinline__ uint64_t desc_k_major_sw(const T* tile, int k0) {
-  return wgmma_desc(swizzled_at(const_cast<T*>(tile), 0, k0), 16, 1024, 1);
+  return desc_advance(wgmma_desc(tile, 16, 1024, 1),
+                      byte_offset(tile, swizzled_at(const_cast<T*>(tile), 0, k0)));
 }
 // Swizzled tile, MN-major: rows k0 .. k0 + 15 are K, columns m0 .. m0 + 63 (m0 a multiple of
 // 64) M or N.
 template <typename T>
 __device__ __forceinline__ uint64_t desc_mn_major_sw(const T* tile, int k0, int m0) {
-  return wgmma_desc(swizzled_at(const_cast<T*>(tile), k0, m0), 128 * kChunk, 1024, 1);
+  return desc_advance(wgmma_desc(tile, 128 * kChunk, 1024, 1),
+                      byte_offset(tile, swizzled_at(const_cast<T*>(tile), k0, m0)));
 }
 // Core-matrix tile of `cols` columns, MN-major: rows k0 .. k0 + 15 are K, columns from col0 M
 // or N.
 template <typename T>
 __device__ __forceinline__ uint64_t desc_mn_major(const T* tile, int cols, int k0, int col0) {
-  return wgmma_desc(core_at(const_cast<T*>(tile), cols, k0, col0), 16 * cols, 128);
+  return desc_advance(wgmma_desc(tile, 16 * cols, 128),
+                      byte_offset(tile, core_at(const_cast<T*>(tile), cols, k0, col0)));
 }
 
 template <int = 0>
