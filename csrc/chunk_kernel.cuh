@@ -260,7 +260,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
   constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
   constexpr bool kMmaSigma = S::MMA_SIGMA;
-  // Row scales of a (Params::ra): the bfloat16 forward only. The float32 passes are limited by
+  // Row scales of a (Params::a_eps): the bfloat16 forward only. The float32 passes are limited by
   // instruction issue and fetch, and even these few instructions cost them 5-8% (PERF.md v9).
   constexpr bool kRowScales = KIND == kFwd && sizeof(T) == 2;
   // The float32 scans from head_dim 128 unroll the k loops of A S, W and the state update only
@@ -321,15 +321,6 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       copy_rows<T, QT, THREADS, kLayC>(base + 2 * S::TILE_A, LDC,
                        static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
                        row0, n, tid);
-    }
-    // FWD (bfloat16): the row scales of a into slot 2.
-    if (kRowScales && with_a && p.ra != nullptr) {
-      const float* src = p.ra + (int64_t(bidx) * p.heads_a + ha) * n;
-      float* dst = s_scalar + st * 4 * kChunk + 2 * kChunk;
-      for (int r = tid; r < kChunk; r += THREADS) {
-        const bool ok = row0 + r < n;
-        cp_async4(dst + r, src + (ok ? row0 + r : 0), ok);
-      }
     }
     // Row scalars: den (DQ) and go of the query head whose rows are a (DQ) or b, c (DK, DV).
     if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
@@ -654,16 +645,37 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     }
   };
 
-  // FWD (bfloat16) with p.ra: the scales of this warp's rows g8 and g8 + 8 (slot 2 of the
-  // step's stage); 1 otherwise.
-  const bool norm_rows = kRowScales && p.ra != nullptr;
+  // FWD (bfloat16) with p.a_eps > 0: the scales 1 / max(||a_r||, a_eps) of this warp's rows
+  // g8 and g8 + 8; 1 otherwise.
+  const bool norm_rows = kRowScales && p.a_eps > 0.f;
   float r_a[2] = {1.f, 1.f};
 
-  // With norm_rows: this warp's row scales of stage st into r_a, and out's rows times them.
+  // With norm_rows: this warp's row scales of stage st into r_a, from the squared norms of its
+  // 16 rows, the diagonal of A A^T: per k step one A fragment (rows 16 rs .. + 15) times itself
+  // read as the B fragments of rows 0 .. 7 and 8 .. 15. Lane (g8, g8 / 2) holds both diagonal
+  // entries of its rows (columns 2 t4 and 2 t4 + 1) and the quad reads them from it.
   auto load_row_scales = [&](int st) {
-    if (norm_rows) {
-      const float* rows = s_scalar + st * 4 * kChunk + 2 * kChunk + 16 * rs + g8;
-      r_a[0] = rows[0], r_a[1] = rows[8];
+    if constexpr (kRowScales) {
+      if (norm_rows) {
+        using BF = Frag<__nv_bfloat16>;
+        const T* ta = stage_ptr(st);
+        float d0[4] = {0.f, 0.f, 0.f, 0.f}, d1[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int kk = 0; kk < P / 16; ++kk) {
+          BF::A af;
+          BF::load_a_at(
+              af, [&](int r, int c) { return tile_at<kLayAB>(const_cast<T*>(ta), LDP, r, c); },
+              16 * rs, 16 * kk, lane);
+          const uint32_t b0[2] = {af.x[0], af.x[2]}, b1[2] = {af.x[1], af.x[3]};
+          mma_bf16(d0, af.x, b0);
+          mma_bf16(d1, af.x, b1);
+        }
+        const int src = 4 * g8 + (g8 >> 1);
+        const float ss0 = __shfl_sync(0xffffffffu, (g8 & 1) ? d0[1] : d0[0], src);
+        const float ss1 = __shfl_sync(0xffffffffu, (g8 & 1) ? d1[3] : d1[2], src);
+        r_a[0] = 1.f / fmaxf(sqrtf(ss0), p.a_eps);
+        r_a[1] = 1.f / fmaxf(sqrtf(ss1), p.a_eps);
+      }
     }
   };
   auto scale_rows = [&](float (*out)[4]) {

@@ -52,10 +52,10 @@ struct Params {
   int dim;                   // head dim (q, k and v share it)
   float a0, a1;
   int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
-  // bfloat16 FWD: the row scales of a (raw rows, normalised in the pass: the rows of A S and of
-  // W are scaled in registers, chunk_kernel.cuh), contiguous (batch, heads_a, n); nullptr: a as
-  // given. The float32 passes ignore it.
-  const float* ra;
+  // bfloat16 FWD: > 0: a's rows are normalised in the pass, x / max(||x||, a_eps) (each warp
+  // takes its rows' norms from the tile and scales the rows of A S and of W in registers,
+  // chunk_kernel.cuh); 0: a as given. The float32 passes ignore it.
+  float a_eps;
   // Sequence split (see plan_split): chunks per segment (0: one segment) and the float32 buffer
   // of segment states; phase is set by the launcher.
   int seg_chunks;
@@ -131,7 +131,7 @@ struct RowNorm {
   int64_t x_sb, x_sh, x_sn;
   const void* dy;
   int64_t dy_sb, dy_sh, dy_sn;
-  void* y;   // forward output (nullptr: rnorm only)
+  void* y;   // forward output
   void* dx;  // backward output
   float* rnorm;
   int batch, heads, n, dim;

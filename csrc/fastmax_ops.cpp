@@ -139,11 +139,11 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   return p;
 }
 
-// Out and den of the attention of q and k; rq defined (bfloat16 and float16 only): the pass
-// normalises q's rows by these scales, else q and k are taken as given.
+// Out and den of the attention of q and k; q_eps > 0 (bfloat16 and float16 only): the pass
+// normalises q's rows, x / max(||x||, q_eps), else q and k are taken as given.
 std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
                                           const at::Tensor& v, bool causal, double a0, double a1,
-                                          bool allow_tf32, const at::Tensor& rq) {
+                                          bool allow_tf32, double q_eps) {
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
   at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
@@ -154,7 +154,7 @@ std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor&
   p.den_out = den.data_ptr<float>();
   p.heads_a = static_cast<int>(h);
   p.heads_bc = static_cast<int>(k.size(1));
-  p.ra = rq.defined() ? rq.data_ptr<float>() : nullptr;
+  p.a_eps = static_cast<float>(q_eps);
   run_pass(kFwd, causal, p, q, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
   if (q.scalar_type() == at::kHalf) out = out.to(at::kHalf);
   return {out, den};
@@ -195,27 +195,18 @@ void launch_rows(const RowNorm& r, const at::Tensor& x, bool backward) {
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
-// y = x / max(||x||, eps) per row (undefined when copy is false) and 1 / max(||x||, eps).
-std::tuple<at::Tensor, at::Tensor> normalize_rows(const at::Tensor& x_in, double eps, bool copy) {
+// y = x / max(||x||, eps) per row and 1 / max(||x||, eps).
+std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps) {
   check_rows(x_in, "x");
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = unit_rows(x_in);
-  at::Tensor y = copy ? at::empty(x.sizes(), x.options()) : at::Tensor();
+  at::Tensor y = at::empty(x.sizes(), x.options());
   at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
   RowNorm r = row_norm_of(x, eps);
-  r.y = copy ? y.data_ptr() : nullptr;
+  r.y = y.data_ptr();
   r.rnorm = rnorm.data_ptr<float>();
   launch_rows(r, x, false);
   return {y, rnorm};
-}
-
-std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x, double eps) {
-  return normalize_rows(x, eps, true);
-}
-
-// 1 / max(||x||, eps) of every row of x, as token_normalize computes it, without the copy.
-at::Tensor row_rnorm(const at::Tensor& x, double eps) {
-  return std::get<1>(normalize_rows(x, eps, false));
 }
 
 // dx of y = x * rnorm (token normalisation) from dy, written into dx (which may be dy itself
@@ -249,8 +240,8 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
 
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
 // k by token_normalize, whose result (kn) and row scales (rk) are returned for the backward;
-// q inside the bfloat16 forward pass, which scales its rows in registers by the scales of a
-// norms-only row pass, and into a temporary copy for float32 (chunk_kernel.cuh, kRowScales).
+// q inside the bfloat16 forward pass, which takes its rows' norms from the tiles and scales the
+// rows in registers, and into a temporary copy for float32 (chunk_kernel.cuh, kRowScales).
 // eps == 0: q and k as given, kn and rk empty.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
@@ -260,17 +251,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
                     eps);
   const c10::cuda::CUDAGuard guard(q.device());
   if (eps == 0) {
-    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32, at::Tensor());
+    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32, 0.0);
     const at::Tensor none = at::empty({0}, den.options());
     return {out, den, at::empty({0}, k.options()), none};
   }
   auto [kn, rk] = token_normalize(k, eps);
   if (q.scalar_type() == at::kFloat) {
     auto [out, den] = attend(std::get<0>(token_normalize(q, eps)), kn, v, causal, a0, a1,
-                             allow_tf32, at::Tensor());
+                             allow_tf32, 0.0);
     return {out, den, kn, rk};
   }
-  auto [out, den] = attend(q, kn, v, causal, a0, a1, allow_tf32, row_rnorm(q, eps));
+  auto [out, den] = attend(q, kn, v, causal, a0, a1, allow_tf32, eps);
   return {out, den, kn, rk};
 }
 

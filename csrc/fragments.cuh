@@ -76,7 +76,12 @@ struct Frag<__nv_bfloat16> {
 
   // A[m][k] from a row-major tile[m][k].
   __device__ static void load_a(A& f, const T* tile, int ld, int m0, int k0, int lane) {
-    ldsm_x4(f.x, tile + (m0 + (lane & 15)) * ld + k0 + (lane >> 4) * 8);
+    load_a_at(f, [&](int r, int c) { return tile + r * ld + c; }, m0, k0, lane);
+  }
+  // The same from a tile of any layout (at: see load_a_t_at).
+  template <typename At>
+  __device__ static void load_a_at(A& f, At&& at, int m0, int k0, int lane) {
+    ldsm_x4(f.x, at(m0 + (lane & 15), k0 + (lane >> 4) * 8));
   }
   // A[m][k] = tile[k][m].
   __device__ static void load_a_t(A& f, const T* tile, int ld, int m0, int k0, int lane) {

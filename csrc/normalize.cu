@@ -32,13 +32,11 @@ __global__ void normalize_kernel(const RowNorm r) {
     ss += v[j] * v[j];
   }
   const float rn = 1.f / fmaxf(sqrtf(group_sum<32>(ss)), r.eps);
-  if (r.y != nullptr) {
-    T* y = static_cast<T*>(r.y) + row * r.dim;
+  T* y = static_cast<T*>(r.y) + row * r.dim;
 #pragma unroll
-    for (int j = 0; j < kMaxPerLane; ++j) {
-      const int d = lane + 32 * j;
-      if (d < r.dim) y[d] = from_f<T>(v[j] * rn);
-    }
+  for (int j = 0; j < kMaxPerLane; ++j) {
+    const int d = lane + 32 * j;
+    if (d < r.dim) y[d] = from_f<T>(v[j] * rn);
   }
   if (lane == 0) r.rnorm[row] = rn;
 }
@@ -91,14 +89,12 @@ __global__ void __launch_bounds__(kVecThreads) normalize_vec_kernel(const RowNor
     const float rn = 1.f / fmaxf(sqrtf(group_sum<LPR>(ss)), r.eps);
     if (i >= r.n) continue;
     const int64_t row = at.bh * r.n + i;
-    if (r.y != nullptr) {
-      uint4* y = reinterpret_cast<uint4*>(static_cast<T*>(r.y) + row * r.dim);
+    uint4* y = reinterpret_cast<uint4*>(static_cast<T*>(r.y) + row * r.dim);
 #pragma unroll
-      for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < NV; ++v) {
 #pragma unroll
-        for (int e = 0; e < V; ++e) f[v][e] *= rn;
-        y[at.part + LPR * v] = pack<T>(f[v]);
-      }
+      for (int e = 0; e < V; ++e) f[v][e] *= rn;
+      y[at.part + LPR * v] = pack<T>(f[v]);
     }
     if (at.part == 0) r.rnorm[row] = rn;
   }
