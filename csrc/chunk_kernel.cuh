@@ -855,6 +855,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         }
       };
       if constexpr (kWg) {
+        // The row scales first: their mma.sync products would otherwise queue behind the
+        // groups below on the tensor cores, and W's mask waits for them.
+        if (g == 0) load_row_scales(st);
         // Three groups in flight: W, A S (at a step's first query head) and the state's
         // products, which need neither; W's mask below overlaps the last two.
         wgmma_fence();
@@ -866,7 +869,6 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         wgmma_commit();
         state_products(st);
         wgmma_commit();
-        if (g == 0) load_row_scales(st);
         wgmma_wait<2>();
         wgmma_fence_operand(w);
       } else if (kFuseW && g == 0) {
