@@ -654,7 +654,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // 16 rows, the diagonal of A A^T: per k step one A fragment (rows 16 rs .. + 15) times itself
   // read as the B fragments of rows 0 .. 7 and 8 .. 15. Lane (g8, g8 / 2) holds both diagonal
   // entries of its rows (columns 2 t4 and 2 t4 + 1) and the quad reads them from it.
-  auto load_row_scales = [&](int st) {
+  auto take_row_scales = [&](int st) {
     if constexpr (kRowScales) {
       if (norm_rows) {
         using BF = Frag<__nv_bfloat16>;
@@ -726,7 +726,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         more(af, kk);
       }
     }
-    load_row_scales(st);
+    take_row_scales(st);
     scale_rows(out);
   };
 
@@ -857,7 +857,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       if constexpr (kWg) {
         // The row scales first: their mma.sync products would otherwise queue behind the
         // groups below on the tensor cores, and W's mask waits for them.
-        if (g == 0) load_row_scales(st);
+        if (g == 0) take_row_scales(st);
         // Three groups in flight: W, A S (at a step's first query head) and the state's
         // products, which need neither; W's mask below overlaps the last two.
         wgmma_fence();
