@@ -658,14 +658,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     if constexpr (kRowScales) {
       if (norm_rows) {
         using BF = Frag<__nv_bfloat16>;
-        const T* ta = stage_ptr(st);
+        T* ta = stage_ptr(st);
         float d0[4] = {0.f, 0.f, 0.f, 0.f}, d1[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
         for (int kk = 0; kk < P / 16; ++kk) {
           BF::A af;
-          BF::load_a_at(
-              af, [&](int r, int c) { return tile_at<kLayAB>(const_cast<T*>(ta), LDP, r, c); },
-              16 * rs, 16 * kk, lane);
+          BF::load_a_at(af, [&](int r, int c) { return tile_at<kLayAB>(ta, LDP, r, c); }, 16 * rs,
+                        16 * kk, lane);
           const uint32_t b0[2] = {af.x[0], af.x[2]}, b1[2] = {af.x[1], af.x[3]};
           mma_bf16(d0, af.x, b0);
           mma_bf16(d1, af.x, b1);
