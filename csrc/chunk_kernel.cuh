@@ -26,6 +26,7 @@
 
 #include "fastmax.h"
 #include "fragments.cuh"
+#include "ieee_fast.cuh"
 #include "rows.cuh"
 #include "wgmma.cuh"
 
@@ -387,7 +388,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int it = 0; it < CCopy::ITERS; ++it) {
         const int r = CCopy::first_row(tid) + it * CCopy::ROWS;
         scale16(tile_at<kLayC>(tc, LDC, r, CCopy::column(tid)),
-                ck * kChunk + r < n ? 1.f / den[it] : 0.f);
+                ck * kChunk + r < n ? rcp_fast(den[it]) : 0.f);
       }
     }
   };
@@ -672,8 +673,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const int src = 4 * g8 + (g8 >> 1);
         const float ss0 = __shfl_sync(0xffffffffu, (g8 & 1) ? d0[1] : d0[0], src);
         const float ss1 = __shfl_sync(0xffffffffu, (g8 & 1) ? d1[3] : d1[2], src);
-        r_a[0] = 1.f / fmaxf(sqrtf(ss0), p.a_eps);
-        r_a[1] = 1.f / fmaxf(sqrtf(ss1), p.a_eps);
+        r_a[0] = rcp_fast(clamped_norm(ss0, p.a_eps));
+        r_a[1] = rcp_fast(clamped_norm(ss1, p.a_eps));
       }
     }
   };
@@ -749,7 +750,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         // t4 == 0 has it.
         const float d_own = out[NO - 1][2 * half] + alpha * s_sigma[QT];
         const float den = __shfl_sync(0xffffffffu, d_own, lane & ~3);
-        fs = 1.f / den;
+        fs = rcp_fast(den);
         if (tile == 0 && o_n0 == 0 && t4 == 0 && row < n)
           p.den_out[(int64_t(bidx) * p.heads_a + ha) * n + row] = den;
       }
@@ -893,7 +894,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const int hi = MODE == kScanFwd ? min(r, valid - 1) : valid - 1;
         // kWg scales out's rows once at the end (scale_rows), so W's alpha beta is divided by it.
         const float w_scale = kWg ? s_scale : s_scale * r_a[half];
-        const float term_scale = kWg ? 1.f / r_a[half] : 1.f;
+        const float term_scale = kWg ? rcp_fast(r_a[half]) : 1.f;
 #pragma unroll
         for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll

@@ -139,6 +139,10 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   return p;
 }
 
+// The eps the forward pass normalises q with: it takes the rows' scales 1 / max(||q||, eps)
+// without the slow paths of IEEE sqrtf and division (ieee_fast.cuh), exact for eps in this range.
+constexpr double kPassEpsMin = 0x1p-50, kPassEpsMax = 0x1p126;
+
 // Out and den of the attention of q and k; q_eps > 0 (bfloat16 and float16 only): the pass
 // normalises q's rows, x / max(||x||, q_eps), else q and k are taken as given.
 std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
@@ -241,7 +245,8 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
 // k by token_normalize, whose result (kn) and row scales (rk) are returned for the backward;
 // q inside the bfloat16 forward pass, which takes its rows' norms from the tiles and scales the
-// rows in registers, and into a temporary copy for float32 (chunk_kernel.cuh, kRowScales).
+// rows in registers (chunk_kernel.cuh, kRowScales), and into a temporary copy for float32 and for
+// eps outside [kPassEpsMin, kPassEpsMax).
 // eps == 0: q and k as given, kn and rk empty.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
@@ -256,7 +261,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     return {out, den, at::empty({0}, k.options()), none};
   }
   auto [kn, rk] = token_normalize(k, eps);
-  if (q.scalar_type() == at::kFloat) {
+  if (q.scalar_type() == at::kFloat || eps < kPassEpsMin || eps >= kPassEpsMax) {
     auto [out, den] = attend(std::get<0>(token_normalize(q, eps)), kn, v, causal, a0, a1,
                              allow_tf32, 0.0);
     return {out, den, kn, rk};

@@ -412,6 +412,31 @@ def test_normalisation_inside_the_op_matches_normalised_copies(dtype, causal, sh
     assert all(torch.equal(t, t0) for t, t0 in zip((q, k, v, grad), before, strict=True))
 
 
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("eps", [1e-6, 1e-20])
+def test_normalisation_of_tiny_and_zero_query_rows(eps):
+    """Query rows of zero and of 1e-18 and 1e-30 times a random row. At eps = 1e-6 the bfloat16
+    forward pass normalises q itself; below its bound of 2^-50 (where the pass's norms, without
+    sqrtf's slow path, would take 1e-18's squared norm for the norm) the op normalises a copy.
+    Either way out and den agree with the op on normalised copies."""
+    gen = torch.Generator().manual_seed(13)
+    q, k, v = (torch.randn(1, 2, 200, 128, generator=gen) for _ in "qkv")
+    q[0, 0, 5] = 0.0
+    q[0, 0, 6] *= 1e-18
+    q[0, 1, 7] *= 1e-30
+    q, k, v = (x.to("cuda", torch.bfloat16) for x in (q, k, v))
+    options = (True, 1.0, 1.0, False)
+    out, den, _, _ = torch.ops.fastmax.fwd(q, k, v, *options, eps)
+    qn, kn = (torch.ops.fastmax.token_normalize(x, eps)[0] for x in (q, k))
+    ref_out, ref_den, _, _ = torch.ops.fastmax.fwd(qn, kn, v, *options, 0.0)
+    rows = (0, 0, slice(5, 7)), (0, 1, 7)
+    for got, want in ((out, ref_out), (den, ref_den)):
+        assert relative_error(got, want) < tolerance("bfloat16")
+        for row in rows:
+            assert relative_error(got[row], want[row]) < tolerance("bfloat16")
+
+
 def _peak_above(fn) -> int:
     """Bytes fn allocates at its peak above what was allocated when it started."""
     torch.cuda.synchronize()
