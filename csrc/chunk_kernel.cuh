@@ -98,9 +98,10 @@ struct Shape {
   static constexpr bool MMA_SIGMA = sizeof(T) == 2;
   static_assert(!MMA_SIGMA || QT / 16 <= WARPS, "one sigma m-tile per warp");
   static constexpr int SIGMA_FLOATS = (MMA_SIGMA ? 1 : WARPS + 1) * QTE;
+  static constexpr int SCALARS = 2 * kChunk;  // per stage: the rows' den, then their go
   static constexpr size_t bytes(int stages) {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
-           sizeof(float) * (size_t(stages) * 4 * kChunk + SIGMA_FLOATS);
+           sizeof(float) * (size_t(stages) * SCALARS + SIGMA_FLOATS);
   }
   // Two stages (prefetch the next chunk) where Hopper's per-block limit allows them.
   static constexpr int STAGES = bytes(2) <= kHopperBlockSmem ? 2 : 1;
@@ -275,8 +276,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   extern __shared__ __align__(1024) unsigned char smem_raw[];  // swizzled tiles: 1024 bytes
   T* smem = reinterpret_cast<T*>(smem_raw);
   T* s_state = smem + STAGES * S::STAGE;
-  float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][4][kChunk]
-  float* s_sigma = s_scalar + STAGES * 4 * kChunk;  // sigma of the earlier chunks
+  float* s_scalar = reinterpret_cast<float*>(s_state + S::STATE);  // [stage][2][kChunk]
+  float* s_sigma = s_scalar + STAGES * S::SCALARS;  // sigma of the earlier chunks
   float* s_sigma_part = s_sigma + QTE;  // float32: [warp][QTE] running partial sums
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -327,7 +328,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
       const int qh = KIND == kDq ? ha : hb;
       const int64_t off = (int64_t(bidx) * (KIND == kDq ? p.heads_a : p.heads_bc) + qh) * n;
-      float* dst = s_scalar + st * 4 * kChunk;
+      float* dst = s_scalar + st * S::SCALARS;
       if constexpr (kBwdCols) {
         // The den of the C rows this thread copies, for scale_own_rows once they have landed.
 #pragma unroll
@@ -420,7 +421,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 
   // beta of key row c of the current step (zero at or past n).
   auto beta = [&](int st, int ck, int c) -> float {
-    const float b = KIND == kDk ? -s_scalar[st * 4 * kChunk + kChunk + c] : (KIND == kDv ? p.a0 : 1.f);
+    const float b =
+        KIND == kDk ? -s_scalar[st * S::SCALARS + kChunk + c] : (KIND == kDv ? p.a0 : 1.f);
     return ck * kChunk + c < n ? b : 0.f;
   };
 
@@ -732,7 +734,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 
   // Finish rows of this warp: fs_r * (out + alpha_r sigma), stored in the element type.
   auto epilogue = [&](int st, int ck, float (*out)[4]) {
-    const float* sc = s_scalar + st * 4 * kChunk;
+    const float* sc = s_scalar + st * S::SCALARS;
     T* o_base = static_cast<T*>(p.out) + bidx * p.o_sb + ha * p.o_sh + q0;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
@@ -882,7 +884,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           w_products(af, kk);
         }
       }
-      const float* sc = s_scalar + st * 4 * kChunk;
+      const float* sc = s_scalar + st * S::SCALARS;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int r = 16 * rs + g8 + 8 * half;
