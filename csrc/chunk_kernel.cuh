@@ -648,12 +648,12 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     }
   };
 
-  // FWD (bfloat16) with p.a_eps > 0: the scales 1 / max(||a_r||, a_eps) of this warp's rows
-  // g8 and g8 + 8; 1 otherwise.
+  // FWD (bfloat16) with p.a_eps > 0: the clamped norms max(||a_r||, a_eps) of this warp's rows
+  // g8 and g8 + 8 and their scales 1 / norm; 1 otherwise.
   const bool norm_rows = kRowScales && p.a_eps > 0.f;
-  float r_a[2] = {1.f, 1.f};
+  float norm_a[2] = {1.f, 1.f}, r_a[2] = {1.f, 1.f};
 
-  // With norm_rows: this warp's row scales of stage st into r_a, from the squared norms of its
+  // With norm_rows: this warp's row norms and scales of stage st, from the squared norms of its
   // 16 rows, the diagonal of A A^T: per k step one A fragment (rows 16 rs .. + 15) times itself
   // read as the B fragments of rows 0 .. 7 and 8 .. 15. Lane (g8, g8 / 2) holds both diagonal
   // entries of its rows (columns 2 t4 and 2 t4 + 1) and the quad reads them from it.
@@ -675,8 +675,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const int src = 4 * g8 + (g8 >> 1);
         const float ss0 = __shfl_sync(0xffffffffu, (g8 & 1) ? d0[1] : d0[0], src);
         const float ss1 = __shfl_sync(0xffffffffu, (g8 & 1) ? d1[3] : d1[2], src);
-        r_a[0] = rcp_fast(clamped_norm(ss0, p.a_eps));
-        r_a[1] = rcp_fast(clamped_norm(ss1, p.a_eps));
+        norm_a[0] = clamped_norm(ss0, p.a_eps);
+        norm_a[1] = clamped_norm(ss1, p.a_eps);
+        r_a[0] = rcp_fast(norm_a[0]);
+        r_a[1] = rcp_fast(norm_a[1]);
       }
     }
   };
@@ -894,9 +896,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const int valid = n - ck * kChunk;
         const int lo = MODE == kScanFwd ? 0 : r;
         const int hi = MODE == kScanFwd ? min(r, valid - 1) : valid - 1;
-        // kWg scales out's rows once at the end (scale_rows), so W's alpha beta is divided by it.
+        // kWg scales out's rows once at the end (scale_rows), so W's alpha beta is multiplied by
+        // the row's norm.
         const float w_scale = kWg ? s_scale : s_scale * r_a[half];
-        const float term_scale = kWg ? rcp_fast(r_a[half]) : 1.f;
+        const float term_scale = kWg ? norm_a[half] : 1.f;
 #pragma unroll
         for (int j = 0; j < kChunk / 8; ++j)
 #pragma unroll
