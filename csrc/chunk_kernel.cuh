@@ -746,7 +746,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       if (KIND == kFwd) alpha = p.a0;
       if (KIND == kDq) {
         alpha = -sc[kChunk + r];
-        fs = p.a1 / sc[r];
+        fs = div_fast(p.a1, sc[r]);
       }
       if (KIND == kDk) fs = p.a1;
       if (KIND == kFwd) {

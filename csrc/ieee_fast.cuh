@@ -1,6 +1,6 @@
-// The IEEE reciprocal and square root without their slow-path calls.
+// The IEEE reciprocal, division and square root without their slow-path calls.
 //
-// nvcc compiles 1.f / x and sqrtf(x) to a hardware approximation and one Newton step, and
+// nvcc compiles 1.f / x, a / b and sqrtf(x) to a hardware approximation and one Newton step, and
 // branches to a called subroutine for arguments outside the range where that step is exact. A
 // call inside a loop keeps ptxas from holding the loop's wgmma descriptors in uniform registers.
 // These functions take the same fast path, operation for operation, so inside its range they are
@@ -19,6 +19,16 @@ __device__ __forceinline__ float rcp_fast(float x) {
   asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
   const bool exact = ((__float_as_uint(x) + 0x01800000u) & 0x7f800000u) > 0x01ffffffu;
   return exact ? fmaf(r, fmaf(-x, r, 1.f), r) : r;
+}
+
+// a / b, bitwise equal to a / b where |a| and |b| lie in [2^-63, 2^63): nvcc's fast path, whose
+// steps are exact there (no intermediate leaves the normal range). Elsewhere a * rcp_fast(b).
+__device__ __forceinline__ float div_fast(float a, float b) {
+  const auto moderate = [](float x) { return (__float_as_uint(x) >> 23 & 0xffu) - 64u < 126u; };
+  const float r = rcp_fast(b);
+  if (!(moderate(a) && moderate(b))) return a * r;
+  const float q = fmaf(r, a, 0.f);
+  return fmaf(r, fmaf(-b, q, a), q);
 }
 
 // max(sqrt(ss), eps), bitwise equal to fmaxf(sqrtf(ss), eps) for every ss when eps >= 2^-50.
