@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -11,7 +12,14 @@ import torch
 import yaml
 
 import fastmax.bench.sweep as sweep
-from fastmax.bench.figures import baseline_times, sdpa_baseline, speedup_over
+from fastmax.bench.figures import (
+    _draw_time,
+    _figure,
+    baseline_times,
+    read_sweeps,
+    sdpa_baseline,
+    speedup_over,
+)
 from fastmax.bench.sweep_table import read_table
 from fastmax.cli import main
 from fastmax.provenance import file_sha256
@@ -105,6 +113,40 @@ def test_plot_draws_parts_of_one_sweep_together(sweep_dir, tmp_path):
     out = tmp_path / "figures"
     assert main(["plot", "--csv", *map(str, parts), "--out", str(out)]) == 0
     _check_outputs(out, *parts)
+
+
+def test_plot_gives_each_head_dim_its_own_panels(sweep_dir, tmp_path):
+    """Two CSVs, one head_dim each (the D=128 and D=64 target sweeps): every panel holds one
+    head_dim's rows, named in its title, so no line joins two head dims' times at one N."""
+    table = read_table(sweep_dir / "bench.csv")
+    parts = []
+    for d in (8, 16):
+        folder = tmp_path / f"d{d}"
+        folder.mkdir()
+        times = {c: table[c] * d for c in ("median_ms", "p20_ms", "p80_ms")}
+        part = table.assign(D=d, **times)
+        part.to_csv(folder / "bench.csv", index=False)
+        shutil.copy(sweep_dir / "environment.json", folder / "environment.json")
+        parts.append(folder / "bench.csv")
+    out = tmp_path / "figures"
+    assert main(["plot", "--csv", *map(str, parts), "--out", str(out)]) == 0
+    _check_outputs(out, *parts)
+    both, _ = read_sweeps(parts)
+    single = _figure(table, _draw_time)
+    fig = _figure(both, _draw_time)
+    shown = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert len(shown) == 2 * sum(ax.get_visible() and bool(ax.get_title()) for ax in single.axes)
+    for ax in shown:
+        d = int(re.search(r"D=(\d+),", ax.get_title()).group(1))
+        assert d in (8, 16)
+        lines = [bars.lines[0] for bars in ax.containers]  # each method's line, not its error bars
+        for line in lines:
+            n = list(line.get_xdata())
+            assert len(set(n)) == len(n)  # one point per N: one head_dim per line
+        want = both[(both["D"] == d) & (both["status"] == "ok")]["median_ms"]
+        ys = [y for line in lines for y in line.get_ydata()]
+        assert ys and set(ys) <= set(want)
+    assert "D=8, 16" in fig._suptitle.get_text()
 
 
 def test_plot_draws_a_partial_sweep_with_its_invocations(sweep_dir, tmp_path, monkeypatch):

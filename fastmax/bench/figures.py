@@ -146,14 +146,15 @@ def _style(method: str) -> dict[str, Any]:
     return {"color": colors[index % len(colors)], "marker": MARKERS[index % len(MARKERS)]}
 
 
-def _panels(table) -> list[tuple[str, str, bool]]:
-    """(pass, dtype, causal) of every panel: forward first, dtypes in the CSV's order."""
-    keys = list(dict.fromkeys(table[["pass", "dtype", "causal"]].itertuples(index=False)))
+def _panels(table) -> list[tuple[str, int, str, bool]]:
+    """(pass, D, dtype, causal) of every panel: forward first, head dims ascending, dtypes in the
+    CSV's order."""
+    keys = list(dict.fromkeys(table[["pass", "D", "dtype", "causal"]].itertuples(index=False)))
     dtypes = list(dict.fromkeys(table["dtype"]))
     order = {"fwd": 0, "fwd_bwd": 1}
     return sorted(
         (tuple(key) for key in keys),
-        key=lambda key: (order.get(key[0], 2), dtypes.index(key[1]), not key[2]),
+        key=lambda key: (order.get(key[0], 2), key[1], dtypes.index(key[2]), not key[3]),
     )
 
 
@@ -178,8 +179,9 @@ def _figure(table, draw):
     """A grid of panels, rows by pass, columns by (dtype, causal), with one shared legend."""
     plt = pyplot()
     panels = _panels(table)
-    passes = list(dict.fromkeys(p for p, _, _ in panels))
-    columns = list(dict.fromkeys((d, c) for _, d, c in panels))
+    passes = list(dict.fromkeys(p for p, _, _, _ in panels))
+    columns = list(dict.fromkeys(panel[1:] for panel in panels))
+    head_dims = sorted(set(table["D"]))
     fig, axes = plt.subplots(
         len(passes),
         len(columns),
@@ -188,12 +190,17 @@ def _figure(table, draw):
         sharex=True,
     )
     handles: dict[str, Any] = {}
-    for pass_, dtype, causal in panels:
-        ax = axes[passes.index(pass_)][columns.index((dtype, causal))]
+    for pass_, d, dtype, causal in panels:
+        ax = axes[passes.index(pass_)][columns.index((d, dtype, causal))]
         rows = table[
-            (table["pass"] == pass_) & (table["dtype"] == dtype) & (table["causal"] == causal)
+            (table["pass"] == pass_)
+            & (table["D"] == d)
+            & (table["dtype"] == dtype)
+            & (table["causal"] == causal)
         ]
-        title = f"{PASS_LABELS.get(pass_, pass_)}, {dtype}{'' if causal else ', non-causal'}"
+        head_dim = f"D={d}, " if len(head_dims) > 1 else ""
+        title = f"{PASS_LABELS.get(pass_, pass_)}, {head_dim}{dtype}"
+        title += "" if causal else ", non-causal"
         if "partial" in rows and rows["partial"].any():
             title += f"\n(partial run, N <= {rows['N'].max()})"
         ax.set_title(title)
@@ -205,9 +212,7 @@ def _figure(table, draw):
         _format_log_axis(ax.xaxis, *ax.get_xlim())
         if ax.get_yscale() == "log":
             _format_log_axis(ax.yaxis, *ax.get_ylim())
-    used = {
-        (passes.index(pass_), columns.index((dtype, causal))) for pass_, dtype, causal in panels
-    }
+    used = {(passes.index(panel[0]), columns.index(panel[1:])) for panel in panels}
     for (row, column), ax in np.ndenumerate(axes):
         if (row, column) not in used:
             ax.set_visible(False)
@@ -216,7 +221,7 @@ def _figure(table, draw):
     unsupported = _unsupported_note(table)
     first = table.iloc[0]
     device = str(first["device"])
-    suptitle = f"{device}: B={first['B']}, H={first['H']}, D={first['D']}"
+    suptitle = f"{device}: B={first['B']}, H={first['H']}, D={', '.join(map(str, head_dims))}"
     if device == "cpu":
         suptitle += " (CPU smoke run, not a GPU measurement)"
     fig.suptitle(suptitle)
