@@ -59,6 +59,15 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+// A step's chunk (counted from the block's first) and query head within the group: the steps run
+// heads 0 .. group - 1 of each chunk in turn, advanced without dividing by the runtime group size.
+struct StepPos {
+  int c = 0, g = 0;
+  __device__ StepPos next(int group) const {
+    return g + 1 == group ? StepPos{c + 1, 0} : StepPos{c, g + 1};
+  }
+};
+
 // Compile-time shape of one kernel instance.
 template <typename T, int P, int KIND>
 struct Shape {
@@ -779,12 +788,14 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         load(0, c_begin, 0, false, true);
         cp_async_commit();
       }
-      for (int step = 0; step < total; ++step) {
+      StepPos pos;
+      for (int step = 0; step < total; ++step, pos = pos.next(group)) {
         const int st = STAGES == 2 ? step & 1 : 0;
-        arrive(step, total, kBwdCols ? c_begin + step / group : -1, [&](int s2) {
-          load(STAGES == 2 ? s2 & 1 : 0, c_begin + s2 / group, s2 % group, false, true);
+        const StepPos ahead = STAGES == 2 ? pos.next(group) : pos;  // the step arrive issues
+        arrive(step, total, kBwdCols ? c_begin + pos.c : -1, [&](int s2) {
+          load(STAGES == 2 ? s2 & 1 : 0, c_begin + ahead.c, ahead.g, false, true);
         });
-        accumulate_state(st, c_begin + step / group);
+        accumulate_state(st, c_begin + pos.c);
         if constexpr (kMasterInSmem) publish_state();  // each thread adds to its own entries
         __syncthreads();
       }
@@ -815,20 +826,19 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   } else {
     if (p.phase == kApply) start_from_segment_state();
     const int total = n_chunks * group;
-    auto chunk_of = [&](int step) {
-      const int c = step / group;
-      return c_begin + (MODE == kScanFwd ? c : n_chunks - 1 - c);
-    };
+    auto chunk_at = [&](int c) { return c_begin + (MODE == kScanFwd ? c : n_chunks - 1 - c); };
     if (STAGES == 2) {
-      load(0, chunk_of(0), 0, true, true);
+      load(0, chunk_at(0), 0, true, true);
       cp_async_commit();
     }
     float out[NO][4];
-    for (int step = 0; step < total; ++step) {
+    StepPos pos;
+    for (int step = 0; step < total; ++step, pos = pos.next(group)) {
       const int st = STAGES == 2 ? step & 1 : 0;
-      const int ck = chunk_of(step), g = step % group;
+      const int ck = chunk_at(pos.c), g = pos.g;
+      const StepPos ahead = STAGES == 2 ? pos.next(group) : pos;  // the step arrive issues
       arrive(step, total, kBwdCols ? ck : -1, [&](int s2) {
-        load(STAGES == 2 ? s2 & 1 : 0, chunk_of(s2), s2 % group, true, true);
+        load(STAGES == 2 ? s2 & 1 : 0, chunk_at(ahead.c), ahead.g, true, true);
       });
       const T* ta = stage_ptr(st);
       const T* tb = ta + S::TILE_A;
