@@ -146,7 +146,7 @@ def test_plot_gives_each_head_dim_its_own_panels(sweep_dir, tmp_path):
         want = both[(both["D"] == d) & (both["status"] == "ok")]["median_ms"]
         ys = [y for line in lines for y in line.get_ydata()]
         assert ys and set(ys) <= set(want)
-    assert "D=8, 16" in fig._suptitle.get_text()
+    assert "D=8, 16" in fig.get_suptitle()
 
 
 def test_plot_draws_a_partial_sweep_with_its_invocations(sweep_dir, tmp_path, monkeypatch):
