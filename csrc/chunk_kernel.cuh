@@ -305,6 +305,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   const int tile = blockIdx.x % n_tiles, bh = blockIdx.x / n_tiles;
   const int q0 = tile * QT;
   const int bidx = bh / p.heads_a, ha = bh % p.heads_a;
+  // a1 of this block's key/value head (a's head for DK and DV, its query heads' otherwise).
+  const float a1 = p.a1_heads == nullptr
+                       ? p.a1
+                       : p.a1_heads[kBwdCols ? bh : bidx * p.heads_bc + ha / p.group];
   const int n = p.n;
   // This block's chunks [c_begin, c_begin + n_chunks) and its entry of the state buffer.
   const int c_begin = blockIdx.y * p.seg_chunks;
@@ -366,7 +370,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   }
 
   // The state pass stores S itself; the other phases keep s S in shared memory.
-  const float s_scale = (KIND == kFwd || KIND == kDv) && p.phase != kStates ? p.a1 : 1.f;
+  const float s_scale = (KIND == kFwd || KIND == kDv) && p.phase != kStates ? a1 : 1.f;
   float sacc[MT][NS][4];
 #pragma unroll
   for (int mi = 0; mi < MT; ++mi)
@@ -755,9 +759,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       if (KIND == kFwd) alpha = p.a0;
       if (KIND == kDq) {
         alpha = -sc[kChunk + r];
-        fs = div_fast(p.a1, sc[r]);
+        fs = div_fast(a1, sc[r]);
       }
-      if (KIND == kDk) fs = p.a1;
+      if (KIND == kDk) fs = a1;
       if (KIND == kFwd) {
         // The ones column (this warp's last n-tile, column 0) holds the denominator; lane
         // t4 == 0 has it.

@@ -51,6 +51,9 @@ struct Params {
   int n;
   int dim;                   // head dim (q, k and v share it)
   float a0, a1;
+  // Null: a1 for every head. Else contiguous (batch, key/value heads) float32: each key/value
+  // head's a1, for its query heads too (seq_max normalisation folded into the weights).
+  const float* a1_heads;
   int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
   // bfloat16 FWD: > 0: a's rows are normalised in the pass, x / max(||x||, a_eps) (each warp
   // takes its rows' norms from the tile and scales the rows of A S and of W in registers,
@@ -122,6 +125,20 @@ struct RowDot {
 };
 cudaError_t launch_row_dot_bf16(const RowDot& r, cudaStream_t stream);
 cudaError_t launch_row_dot_f32(const RowDot& r, cudaStream_t stream);
+
+// dx[b, h, i] += coef[b, h, i] * x[b, h, i] (computed in float32, rounded once) for the rows
+// whose coef is not zero; the other rows are not touched. dx and x (B, H, N, dim) have the given
+// element strides over batch, head and token and unit stride over dim; coef is float32
+// (B, H, N), contiguous. dtype: 0 = bfloat16, 1 = float32, 2 = float16.
+struct ScaledRows {
+  void* dx;
+  int64_t d_sb, d_sh, d_sn;
+  const void* x;
+  int64_t x_sb, x_sh, x_sn;
+  const float* coef;
+  int batch, heads, n, dim;
+};
+cudaError_t launch_add_scaled_rows(int dtype, const ScaledRows& r, cudaStream_t stream);
 
 // Per-token L2 normalisation (forward: x -> y, rnorm) and its gradient (dy, x, rnorm -> dx).
 // x and dy have the given element strides over batch, head and token; y, dx and rnorm are

@@ -14,6 +14,7 @@
 #include <torch/library.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -127,7 +128,7 @@ at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at
 }
 
 Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a1,
-                   bool allow_tf32) {
+                   bool allow_tf32, const float* a1_heads) {
   Params p{};
   p.batch = static_cast<int>(q.size(0));
   p.n = static_cast<int>(q.size(2));
@@ -135,6 +136,7 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   p.group = static_cast<int>(q.size(1) / k.size(1));
   p.a0 = static_cast<float>(a0);
   p.a1 = static_cast<float>(a1);
+  p.a1_heads = a1_heads;
   p.split = allow_tf32 ? 0 : 1;
   return p;
 }
@@ -143,16 +145,36 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
 // without the slow paths of IEEE sqrtf and division (ieee_fast.cuh), exact for eps in this range.
 constexpr double kPassEpsMin = 0x1p-50, kPassEpsMax = 0x1p126;
 
+// The a1 of each key/value head (Params::a1_heads; nullptr when not given), checked against q
+// and k: per-head weights take q and k as given (eps == 0).
+const float* heads_a1(const std::optional<at::Tensor>& a1_heads, const at::Tensor& q,
+                      const at::Tensor& k, double eps) {
+  if (!a1_heads.has_value()) return nullptr;
+  const at::Tensor& t = *a1_heads;
+  TORCH_CHECK_VALUE(eps == 0, "fastmax CUDA op: a1_heads needs eps == 0 (q and k as given), got ",
+                    eps);
+  TORCH_CHECK_VALUE(t.scalar_type() == at::kFloat && t.is_contiguous() &&
+                        t.device() == q.device() &&
+                        t.sizes() == at::IntArrayRef({k.size(0), k.size(1)}),
+                    "fastmax CUDA op: a1_heads must be a contiguous float32 tensor of shape "
+                    "(batch, key/value heads) = ",
+                    at::IntArrayRef({k.size(0), k.size(1)}), " on q's device, got ",
+                    t.scalar_type(), " ", t.sizes(), " on ", t.device());
+  return t.data_ptr<float>();
+}
+
 // Out and den of the attention of q and k; q_eps > 0 (bfloat16 and float16 only): the pass
-// normalises q's rows, x / max(||x||, q_eps), else q and k are taken as given.
+// normalises q's rows, x / max(||x||, q_eps), else q and k are taken as given. a1_heads: see
+// Params.
 std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
                                           const at::Tensor& v, bool causal, double a0, double a1,
-                                          bool allow_tf32, double q_eps) {
+                                          bool allow_tf32, double q_eps,
+                                          const float* a1_heads = nullptr) {
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
   at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
   at::Tensor den = at::empty({b, h, n}, q.options().dtype(at::kFloat));
-  Params p = base_params(q, k, a0, a1, allow_tf32);
+  Params p = base_params(q, k, a0, a1, allow_tf32, a1_heads);
   set_roles(p, qk, kk, vk);
   set_out(p, out);
   p.den_out = den.data_ptr<float>();
@@ -172,11 +194,12 @@ int row_dtype(const at::Tensor& t, const char* op) {
   return st == at::kBFloat16 ? 0 : (st == at::kFloat ? 1 : 2);
 }
 
-void check_rows(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_VALUE(t.is_cuda() && t.dim() == 4, "fastmax token_normalize: ", name,
+// op names the caller in the errors.
+void check_rows(const at::Tensor& t, const char* op, const char* name) {
+  TORCH_CHECK_VALUE(t.is_cuda() && t.dim() == 4, "fastmax ", op, ": ", name,
                     " must be a 4-dimensional CUDA tensor, got ", t.sizes(), " on ", t.device());
-  TORCH_CHECK_VALUE(t.size(3) >= 1 && t.size(3) <= 256,
-                    "fastmax token_normalize: head_dim must be 1 to 256, got ", t.size(3));
+  TORCH_CHECK_VALUE(t.size(3) >= 1 && t.size(3) <= 256, "fastmax ", op,
+                    ": head_dim must be 1 to 256, got ", t.size(3));
 }
 
 // Rows with a unit stride along the head dimension (the kernels' layout).
@@ -201,7 +224,7 @@ void launch_rows(const RowNorm& r, const at::Tensor& x, bool backward) {
 
 // y = x / max(||x||, eps) per row and 1 / max(||x||, eps).
 std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, double eps) {
-  check_rows(x_in, "x");
+  check_rows(x_in, "token_normalize", "x");
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = unit_rows(x_in);
   at::Tensor y = at::empty(x.sizes(), x.options());
@@ -233,8 +256,8 @@ void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_i
 
 at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
                                const at::Tensor& rnorm, double eps) {
-  check_rows(x, "x");
-  check_rows(grad_y, "grad_y");
+  check_rows(x, "token_normalize", "x");
+  check_rows(grad_y, "token_normalize", "grad_y");
   TORCH_CHECK_VALUE(grad_y.sizes() == x.sizes() && grad_y.scalar_type() == x.scalar_type(),
                     "fastmax token_normalize: grad_y must match x in shape and dtype");
   at::Tensor dx = at::empty(x.sizes(), x.options());
@@ -247,16 +270,17 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
 // q inside the bfloat16 forward pass, which takes its rows' norms from the tiles and scales the
 // rows in registers (chunk_kernel.cuh, kRowScales), and into a temporary copy for float32 and for
 // eps outside [kPassEpsMin, kPassEpsMax).
-// eps == 0: q and k as given, kn and rk empty.
+// eps == 0: q and k as given, kn and rk empty; a1_heads (eps == 0 only): see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
-    double a1, bool allow_tf32, double eps) {
+    double a1, bool allow_tf32, double eps, const std::optional<at::Tensor>& a1_heads) {
   check_inputs(q, k, v);
   TORCH_CHECK_VALUE(eps >= 0, "fastmax CUDA op: eps must be >= 0 (0: no normalisation), got ",
                     eps);
+  const float* a1h = heads_a1(a1_heads, q, k, eps);
   const c10::cuda::CUDAGuard guard(q.device());
   if (eps == 0) {
-    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32, 0.0);
+    auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32, 0.0, a1h);
     const at::Tensor none = at::empty({0}, den.options());
     return {out, den, at::empty({0}, k.options()), none};
   }
@@ -270,15 +294,85 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
   return {out, den, kn, rk};
 }
 
+// go[b, h, i] = <a[b, h, i], b[b, h, i]> in float32, on stream; a and b in the kernels' layout
+// (kernel_view) with one shape and dtype.
+void row_dot_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor& go,
+                  cudaStream_t stream) {
+  RowDot r{};
+  r.grad_out = a.data_ptr(), r.g_sb = a.stride(0), r.g_sh = a.stride(1), r.g_sn = a.stride(2);
+  r.out = b.data_ptr(), r.o_sb = b.stride(0), r.o_sh = b.stride(1), r.o_sn = b.stride(2);
+  r.go = go.data_ptr<float>();
+  r.batch = static_cast<int>(a.size(0)), r.heads = static_cast<int>(a.size(1));
+  r.n = static_cast<int>(a.size(2)), r.dim = static_cast<int>(a.size(3));
+  const cudaError_t err = a.scalar_type() == at::kFloat ? launch_row_dot_f32(r, stream)
+                                                        : launch_row_dot_bf16(r, stream);
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+// <a_i, b_i> per row, float32 (batch, heads, n), of a and b (batch, heads, n, head_dim) of one
+// shape and dtype (float16, bfloat16 or float32) on one CUDA device.
+at::Tensor row_dot(const at::Tensor& a_in, const at::Tensor& b_in) {
+  check_rows(a_in, "row_dot", "a");
+  check_rows(b_in, "row_dot", "b");
+  TORCH_CHECK_VALUE(a_in.sizes() == b_in.sizes() && a_in.device() == b_in.device(),
+                    "fastmax row_dot: a and b must share shape and device, got ", a_in.sizes(),
+                    " on ", a_in.device(), " and ", b_in.sizes(), " on ", b_in.device());
+  TORCH_CHECK_TYPE(a_in.scalar_type() == b_in.scalar_type(),
+                   "fastmax row_dot: a and b must share one dtype, got ", a_in.scalar_type(),
+                   " and ", b_in.scalar_type());
+  row_dtype(a_in, "row_dot");
+  const int64_t d = a_in.size(3);
+  TORCH_CHECK_VALUE(d == 32 || d == 64 || d == 128 || d == 256,
+                    "fastmax row_dot: head_dim must be 32, 64, 128 or 256, got ", d);
+  const c10::cuda::CUDAGuard guard(a_in.device());
+  // float16 is read from float32 copies (the kernels' bfloat16 would round it).
+  const auto view = [](const at::Tensor& t) {
+    return t.scalar_type() == at::kHalf ? t.to(at::kFloat) : aligned_rows(t);
+  };
+  const at::Tensor a = view(a_in), b = view(b_in);
+  at::Tensor go = at::empty({a.size(0), a.size(1), a.size(2)}, a.options().dtype(at::kFloat));
+  row_dot_into(a, b, go, c10::cuda::getCurrentCUDAStream());
+  return go;
+}
+
+// dx += coef * x on the rows whose coef is not zero (in place; the others are not touched):
+// dx and x (batch, heads, n, head_dim) of one shape and dtype with unit stride over head_dim,
+// coef float32 (batch, heads, n).
+void add_scaled_rows_(const at::Tensor& dx, const at::Tensor& x_in, const at::Tensor& coef_in) {
+  check_rows(dx, "add_scaled_rows_", "dx");
+  check_rows(x_in, "add_scaled_rows_", "x");
+  TORCH_CHECK_VALUE(dx.sizes() == x_in.sizes() && dx.scalar_type() == x_in.scalar_type() &&
+                        dx.device() == x_in.device() && dx.stride(3) == 1,
+                    "fastmax add_scaled_rows_: dx (unit stride over head_dim) and x must share "
+                    "shape, dtype and device, got ",
+                    dx.sizes(), " and ", x_in.sizes());
+  TORCH_CHECK_VALUE(coef_in.scalar_type() == at::kFloat && coef_in.device() == dx.device() &&
+                        coef_in.sizes() == dx.sizes().slice(0, 3),
+                    "fastmax add_scaled_rows_: coef must be float32 of shape (batch, heads, n) "
+                    "on dx's device, got ",
+                    coef_in.scalar_type(), " ", coef_in.sizes());
+  const c10::cuda::CUDAGuard guard(dx.device());
+  const at::Tensor x = unit_rows(x_in), coef = coef_in.contiguous();
+  ScaledRows r{};
+  r.dx = dx.data_ptr(), r.d_sb = dx.stride(0), r.d_sh = dx.stride(1), r.d_sn = dx.stride(2);
+  r.x = x.data_ptr(), r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
+  r.coef = coef.data_ptr<float>();
+  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
+  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  const cudaError_t err = launch_add_scaled_rows(row_dtype(x, "add_scaled_rows_"), r,
+                                                 c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
 // The gradients of the attention of q and k as given, with go = <dO, out> per row computed.
 // over_q: q is the caller's temporary, and dq is written over it once the dk and dv passes,
 // which read it, are done (q's dtype must be the kernels', bfloat16 or float32); dk is then
 // contiguous. Otherwise the three passes run at once on three streams, each gradient in its
-// input's layout.
+// input's layout. a1_heads: see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, bool causal, double a0, double a1,
-    bool allow_tf32, bool over_q) {
+    bool allow_tf32, bool over_q, const float* a1_heads = nullptr) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const at::Tensor gk = kernel_view(grad_out);
@@ -287,20 +381,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   const at::ScalarType st = qk.scalar_type();
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3), hkv = k.size(1);
 
-  at::Tensor go = at::empty({b, h, n}, q.options().dtype(at::kFloat));
-  RowDot r{gk.data_ptr(),        gk.stride(0),        gk.stride(1),        gk.stride(2),
-           ok.data_ptr(),        ok.stride(0),        ok.stride(1),        ok.stride(2),
-           go.data_ptr<float>(), static_cast<int>(b), static_cast<int>(h),
-           static_cast<int>(n),  static_cast<int>(d)};
-  const cudaError_t err = st == at::kFloat ? launch_row_dot_f32(r, stream)
-                                           : launch_row_dot_bf16(r, stream);
-  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
-
+  const at::Tensor go = at::empty({b, h, n}, q.options().dtype(at::kFloat));
+  row_dot_into(gk, ok, go, stream);
   at::Tensor dq = over_q ? qk : empty_like_layout(q, b, h, n, d, qk.options());
   at::Tensor dk = over_q ? at::empty({b, hkv, n, d}, qk.options())
                          : empty_like_layout(k, b, hkv, n, d, qk.options());
   at::Tensor dv = empty_like_layout(v, b, hkv, n, d, qk.options());
-  Params p = base_params(q, k, a0, a1, allow_tf32);
+  Params p = base_params(q, k, a0, a1, allow_tf32, a1_heads);
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
 
@@ -355,7 +442,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
 std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, const at::Tensor& kn, const at::Tensor& rk,
-    bool causal, double a0, double a1, bool allow_tf32, double eps) {
+    bool causal, double a0, double a1, bool allow_tf32, double eps,
+    const std::optional<at::Tensor>& a1_heads) {
   check_inputs(q, k, v);
   TORCH_CHECK_VALUE(grad_out.sizes() == q.sizes() && out.sizes() == q.sizes(),
                     "fastmax CUDA op: grad_out and out must have q's shape ", q.sizes());
@@ -371,7 +459,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
   TORCH_CHECK_VALUE(eps >= 0, "fastmax CUDA op: eps must be >= 0 (0: no normalisation), got ",
                     eps);
   const c10::cuda::CUDAGuard guard(q.device());
-  if (eps == 0) return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, false);
+  const float* a1h = heads_a1(a1_heads, q, k, eps);
+  if (eps == 0)
+    return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, false, a1h);
   TORCH_CHECK_VALUE(kn.sizes() == k.sizes() && kn.scalar_type() == k.scalar_type() &&
                         kn.device() == k.device() && rk.scalar_type() == at::kFloat &&
                         rk.sizes() == at::IntArrayRef({k.size(0), k.size(1), k.size(2)}) &&
@@ -450,13 +540,16 @@ int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, bool causal, int6
 
 TORCH_LIBRARY(fastmax, m) {
   m.def("fwd(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, bool allow_tf32, "
-        "float eps=0.) -> (Tensor, Tensor, Tensor, Tensor)");
+        "float eps=0., Tensor? a1_heads=None) -> (Tensor, Tensor, Tensor, Tensor)");
   m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, Tensor kn, "
-        "Tensor rk, bool causal, float a0, float a1, bool allow_tf32, float eps) "
+        "Tensor rk, bool causal, float a0, float a1, bool allow_tf32, float eps, "
+        "Tensor? a1_heads=None) "
         "-> (Tensor, Tensor, Tensor)");
   m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
   m.def("rope(Tensor x, Tensor cos, Tensor sin, bool inverse) -> Tensor");
+  m.def("row_dot(Tensor a, Tensor b) -> Tensor");
+  m.def("add_scaled_rows_(Tensor(a!) dx, Tensor x, Tensor coef) -> ()");
   m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);
   m.def("split_segments(ScalarType dtype, int kind, bool causal, int batch, int heads, int n, "
         "int head_dim, int sms, int smem_per_sm, int smem_per_block) -> int",
@@ -469,6 +562,8 @@ TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {
   m.impl("token_normalize", &fastmax::token_normalize);
   m.impl("token_normalize_bwd", &fastmax::token_normalize_bwd);
   m.impl("rope", &fastmax::rope);
+  m.impl("row_dot", &fastmax::row_dot);
+  m.impl("add_scaled_rows_", &fastmax::add_scaled_rows_);
 }
 
 // A Python module so that `import fastmax._C` loads the library and runs the registrations.

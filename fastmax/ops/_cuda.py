@@ -2,16 +2,22 @@
 
 ``csrc/`` declares these operators in the ``fastmax`` namespace::
 
-    fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0) -> (out, den, kn, rk)
-    fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps)
-        -> (dq, dk, dv)
+    fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0, a1_heads=None)
+        -> (out, den, kn, rk)
+    fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps,
+                 a1_heads=None) -> (dq, dk, dv)
 
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
+    fastmax::row_dot(a, b) -> <a_i, b_i> per row, float32 (batch, heads, n)
+    fastmax::add_scaled_rows_(dx, x, coef) -> None: dx_i += coef_i x_i where coef_i != 0
     fastmax::fits_device(dtype, head_dim, device) -> bool  (see head_dims_that_fit)
     fastmax::split_segments(dtype, kind, causal, batch, heads, n, head_dim, sms, smem_per_sm,
                             smem_per_block) -> int  (sequence split plan)
 
+``a1_heads`` (float32 (batch, key/value heads), with ``eps == 0``) gives each key/value head and
+its query heads their own a1 (the ``seq_max`` normalisation folded into the weights,
+``seq_max_cuda.py``); the op's autograd treats it as a constant.
 ``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
 the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
 does): the bfloat16 and float16 forward pass scales q's rows in registers, float32 reads a
@@ -40,6 +46,8 @@ from __future__ import annotations
 import functools
 
 import torch
+
+from fastmax.ops.seq_max_cuda import SeqMaxAttention
 
 try:
     from fastmax import _C  # noqa: F401  (importing registers torch.ops.fastmax)
@@ -138,6 +146,14 @@ def cuda_attention(
     return out
 
 
+def cuda_seq_max_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, a0: float, a1: float
+) -> torch.Tensor:
+    """Fastmax (p = 1) of q and k normalised by ``seq_max`` through the compiled kernels, with
+    the normalisation folded into per-head weights (``seq_max_cuda.py``)."""
+    return SeqMaxAttention.apply(q, k, v, causal, float(a0), float(a1), _allow_tf32())
+
+
 def _empty_like_layout(like: torch.Tensor, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
     """An empty (batch, heads, n, dim) tensor laid out as the kernels lay out their outputs:
     token-major when ``like`` is a transposed view of a (batch, token, head, dim) tensor (its
@@ -149,7 +165,7 @@ def _empty_like_layout(like: torch.Tensor, shape: torch.Size, dtype: torch.dtype
     return like.new_empty((b, h, n, d), dtype=dtype)
 
 
-def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0):
+def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0, a1_heads=None):
     b, h, n, _ = q.shape
     out = _empty_like_layout(v, (b, h, n, v.shape[3]), q.dtype)
     den = q.new_empty((b, h, n), dtype=torch.float32)
@@ -158,7 +174,7 @@ def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0):
     return out, den, k.new_empty((0,)), k.new_empty((0,), dtype=torch.float32)
 
 
-def _fake_bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps):
+def _fake_bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps, a1_heads=None):
     # With eps > 0, dq and dk come from the normalisation's backward, which writes contiguous rows.
     dq, dk = (
         (x.new_empty(x.shape) if eps > 0 else _empty_like_layout(x, x.shape, q.dtype))
@@ -175,11 +191,21 @@ def _fake_normalize_bwd(grad_y, x, rnorm, eps):
     return x.new_empty(x.shape)
 
 
+def _fake_row_dot(a, b):
+    return a.new_empty(a.shape[:3], dtype=torch.float32)
+
+
+def _fake_add_scaled_rows(dx, x, coef):
+    return None
+
+
 def _setup_context(ctx, inputs, output):
-    q, k, v, causal, a0, a1, allow_tf32, *eps = inputs
+    q, k, v, causal, a0, a1, allow_tf32, *rest = inputs
+    eps = rest[0] if rest else 0.0  # the schema's defaults, where the call left them out
+    a1_heads = rest[1] if len(rest) > 1 else None
     out, den, kn, rk = output
-    ctx.save_for_backward(q, k, v, out, den, kn, rk)
-    ctx.options = (causal, a0, a1, allow_tf32, eps[0] if eps else 0.0)
+    ctx.save_for_backward(q, k, v, out, den, kn, rk, a1_heads)
+    ctx.options = (causal, a0, a1, allow_tf32, eps)
     ctx.mark_non_differentiable(den, kn, rk)
     # The outputs without a gradient would otherwise get zero-filled ones: kn's is as large as k.
     # The backward runs only for a gradient of out, the one differentiable output.
@@ -187,9 +213,9 @@ def _setup_context(ctx, inputs, output):
 
 
 def _backward(ctx, grad_out, _grad_den, _grad_kn, _grad_rk):
-    q, k, v, out, den, kn, rk = ctx.saved_tensors
-    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, kn, rk, *ctx.options)
-    return dq, dk, dv, None, None, None, None, None
+    q, k, v, out, den, kn, rk, a1_heads = ctx.saved_tensors
+    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, kn, rk, *ctx.options, a1_heads)
+    return dq, dk, dv, None, None, None, None, None, None
 
 
 if _IMPORT_ERROR is None:
@@ -198,3 +224,5 @@ if _IMPORT_ERROR is None:
     torch.library.register_autograd("fastmax::fwd", _backward, setup_context=_setup_context)
     torch.library.register_fake("fastmax::token_normalize")(_fake_normalize)
     torch.library.register_fake("fastmax::token_normalize_bwd")(_fake_normalize_bwd)
+    torch.library.register_fake("fastmax::row_dot")(_fake_row_dot)
+    torch.library.register_fake("fastmax::add_scaled_rows_")(_fake_add_scaled_rows)
