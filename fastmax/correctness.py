@@ -1,8 +1,9 @@
 """Correctness of every backend against the float64 formula, outputs and all three gradients.
 
-``fastmax check --out DIR`` runs the matrix backends x dtype x causal x head_dim x N x GQA and
-writes ``DIR/correctness.json`` (every relative error, the tolerances and the environment) and
-``DIR/correctness.csv`` (one row per case). The same :func:`run_case` serves the test suite.
+``fastmax check --out DIR`` runs the matrix backends x dtype x causal x head_dim x N x GQA (and
+a smaller one with ``normalize="seq_max"``) and writes ``DIR/correctness.json`` (every relative
+error, the tolerances and the environment) and ``DIR/correctness.csv`` (one row per case). The
+same :func:`run_case` serves the test suite.
 
 Relative error is ``||x - ref|| / ||ref||`` against :func:`fastmax.reference_attention` on the
 same (already rounded) inputs upcast to float64; gradients come from autograd through the
@@ -33,6 +34,7 @@ TOLERANCE = {"float64": 1e-10, "float32": 1e-5, "bfloat16": 1e-2, "float16": 1e-
 TF32_TOLERANCE = 5e-4
 FULL_N = (1, 7, 64, 1000, 4096)
 QUICK_N = (1, 7, 64, 200)
+SEQ_MAX_N = (7, 200)  # normalize="seq_max" cases, at head_dim 64
 HEADS = ((4, 4), (6, 2))  # (query heads, key/value heads): plain and grouped (3 per group)
 
 
@@ -135,12 +137,19 @@ def matrix(backends: list[str], quick: bool, dtypes: tuple[str, ...] = tuple(DTY
     """The cases of the correctness matrix."""
     dims = (32, 64) if quick else (32, 64, 128, 256)
     ns = QUICK_N if quick else FULL_N
-    return [
+    token = [
         Case(backend, dtype, causal, d, n, h, hkv)
         for backend, dtype, causal, d, n, (h, hkv) in itertools.product(
             backends, dtypes, (True, False), dims, ns, HEADS
         )
     ]
+    seq_max = [
+        Case(backend, dtype, causal, 64, n, h, hkv, normalize="seq_max")
+        for backend, dtype, causal, n, (h, hkv) in itertools.product(
+            backends, dtypes, (True, False), SEQ_MAX_N, HEADS
+        )
+    ]
+    return token + seq_max
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

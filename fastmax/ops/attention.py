@@ -89,6 +89,8 @@ def fastmax_attention(
     use_cuda = _use_cuda(q, v, p, backend)
     if use_cuda and normalize == "token":  # normalised inside the op, which keeps one copy
         return _cuda.cuda_attention(q, k, v, causal, a0, a1, eps=TOKEN_EPS)
+    if use_cuda and normalize == "seq_max":  # folded into per-head weights (seq_max_cuda.py)
+        return _cuda.cuda_seq_max_attention(q, k, v, causal, a0, a1)
     q, k = normalize_qk(q, k, normalize)
     if use_cuda:
         return _cuda.cuda_attention(q, k, v, causal, a0, a1)
