@@ -138,3 +138,33 @@ def test_the_build_digest_is_the_loaded_extension_where_the_cuda_op_runs():
 
     with open(_C.__file__, "rb") as f:
         assert build_digest("cuda", "auto") == hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def test_normalisations_are_recorded_and_compared_apart(tmp_path, capsys):
+    path = tmp_path / "ab.csv"
+    common = ["--csv", str(path), "--shapes", "small", "--device", "cpu", "--backend", "torch"]
+    assert main(["ab-time", "run", "--label", "a", *common]) == 0
+    assert main(["ab-time", "run", "--label", "a", "--normalize", "seq_max", *common]) == 0
+    assert [r["normalize"] for r in _rows(path)] == ["token"] * 2 + ["seq_max"] * 2
+    rows = table(path, "a")
+    assert sorted((r["N"], r["normalize"], r["rounds"]) for r in rows) == [
+        ("100", "seq_max", 1),
+        ("100", "token", 1),
+        ("70", "seq_max", 1),
+        ("70", "token", 1),
+    ]
+    capsys.readouterr()
+    assert main(["ab-time", "table", str(path), "--base", "a"]) == 0
+    assert sum(" seq_max a:" in line for line in capsys.readouterr().out.splitlines()) == 2
+
+
+def test_a_csv_without_the_normalize_column_reads_as_token(tmp_path):
+    path = tmp_path / "old.csv"
+    old = [f for f in FIELDS if f != "normalize"]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old)
+        writer.writeheader()
+        row = dict.fromkeys(old, "1")
+        writer.writerow({**row, "label": "v14", "causal": "True"})
+    (result,) = table(path, "v14")
+    assert result["normalize"] == "token" and result["fwd_ms_ratio"] == pytest.approx(1.0)

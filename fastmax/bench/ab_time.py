@@ -7,11 +7,12 @@ appending its rows under its own label to one CSV::
     fastmax ab-time run --label v9 --csv ab.csv      # under the second; repeat both
     fastmax ab-time table ab.csv --base v8
 
-A row holds the label, dtype and shape, the median forward and forward+backward times (CUDA
-events, 20 timed calls after 3, no cache flush) and the peak memory of one forward+backward
-above its inputs and output gradient (``peak_extra_mib``). ``table`` prints, per shape and
-label, the median over the rounds and its ratio to the base label's. The ``ab-*.csv`` files of
-``results/profile/h200-v*-diagnostics/`` have these columns.
+A row holds the label, dtype, shape and normalisation (``--normalize``), the median forward and
+forward+backward times (CUDA events, 20 timed calls after 3, no cache flush) and the peak memory
+of one forward+backward above its inputs and output gradient (``peak_extra_mib``). ``table``
+prints, per shape and label, the median over the rounds and its ratio to the base label's. The
+``ab-*.csv`` files of ``results/profile/h200-v*-diagnostics/`` have these columns (those before
+v16 without ``normalize``: token normalisation).
 
 Where the CUDA op runs, ``run`` also records which compiled build each label timed (a digest of
 the loaded extension) in ``<csv>.builds.json`` and refuses a label whose build is another
@@ -46,6 +47,7 @@ FIELDS = (
     "N",
     "D",
     "causal",
+    "normalize",
     "fwd_ms",
     "fwd_bwd_ms",
     "peak_extra_mib",
@@ -64,11 +66,17 @@ SHAPE_SETS: dict[str, tuple[tuple[int, int, int, int, bool], ...]] = {
     ),
     "small": ((1, 2, 100, 32, True), (2, 4, 70, 64, False)),  # seconds on a CPU
 }
+# What a table row is grouped by (CSVs written before the normalize column: token).
+SHAPE_KEYS = ("dtype", "B", "H", "N", "D", "causal", "normalize")
 TIMING = Timing(warmup=3, repeats=20, min_repeats=20, max_case_seconds=1e9, flush_mib=0)
 
 
 def time_shape(
-    shape: tuple[int, int, int, int, bool], dtype: str, device: str, backend: str
+    shape: tuple[int, int, int, int, bool],
+    dtype: str,
+    device: str,
+    backend: str,
+    normalize: str = "token",
 ) -> dict[str, Any]:
     """One row: median forward and forward+backward times, and peak memory in MiB (None where
     the device keeps no allocator statistics)."""
@@ -82,10 +90,10 @@ def time_shape(
 
     def forward() -> None:
         with torch.no_grad():
-            fastmax_attention(q, k, v, causal=causal, backend=backend)
+            fastmax_attention(q, k, v, causal=causal, normalize=normalize, backend=backend)
 
     def forward_backward() -> None:
-        out = fastmax_attention(q, k, v, causal=causal, backend=backend)
+        out = fastmax_attention(q, k, v, causal=causal, normalize=normalize, backend=backend)
         torch.autograd.grad(out, (q, k, v), grad)
 
     times = {}
@@ -102,6 +110,7 @@ def time_shape(
         "N": n,
         "D": d,
         "causal": causal,
+        "normalize": normalize,
         "fwd_ms": times["fwd"].median_ms,
         "fwd_bwd_ms": times["fwd_bwd"].median_ms,
         "peak_extra_mib": None if peak is None else peak / 2**20,
@@ -167,7 +176,7 @@ def table(path: Path, base: str) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(f))
     groups: dict[tuple, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        shape = tuple(row[key] for key in ("dtype", "B", "H", "N", "D", "causal"))
+        shape = (*(row[key] for key in SHAPE_KEYS[:-1]), row.get("normalize") or "token")
         groups[shape][row["label"]].append(row)
     if not any(base in labels for labels in groups.values()):
         found = sorted({row["label"] for row in rows})
@@ -182,7 +191,7 @@ def table(path: Path, base: str) -> list[dict[str, Any]]:
             for label, runs in labels.items()
         }
         for label, runs in labels.items():
-            row = dict(zip(("dtype", "B", "H", "N", "D", "causal"), shape, strict=True))
+            row = dict(zip(SHAPE_KEYS, shape, strict=True))
             row.update(label=label, rounds=len(runs), **medians[label])
             for key in ("fwd_ms", "fwd_bwd_ms"):
                 ref = medians.get(base, {}).get(key)
@@ -199,6 +208,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_p.add_argument("--csv", type=Path, required=True, help="CSV to append to")
     run_p.add_argument("--dtype", choices=("bfloat16", "float32", "float16"), default="bfloat16")
     run_p.add_argument("--shapes", choices=sorted(SHAPE_SETS), default="h200", help="shape set")
+    run_p.add_argument(
+        "--normalize", choices=("token", "seq_max"), default="token", help="q and k's normalisation"
+    )
     run_p.add_argument(
         "--allow-same-build",
         action="store_true",
@@ -219,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
         if digest is not None:
             print(f"fastmax ab-time: {args.label}: build {digest}", flush=True)
         for shape in SHAPE_SETS[args.shapes]:  # each row is kept as soon as it is measured
-            row = {"label": args.label, **time_shape(shape, args.dtype, args.device, args.backend)}
+            timed = time_shape(shape, args.dtype, args.device, args.backend, args.normalize)
+            row = {"label": args.label, **timed}
             append_rows(args.csv, [row])
             print(row, flush=True)
         return 0
@@ -232,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(
             f"{row['dtype']} B={row['B']} H={row['H']} N={row['N']} D={row['D']} "
-            f"causal={row['causal']} {row['label']}: fwd {row['fwd_ms']:.4g} ms, "
+            f"causal={row['causal']} {row['normalize']} {row['label']}: "
+            f"fwd {row['fwd_ms']:.4g} ms, "
             f"fwd+bwd {row['fwd_bwd_ms']:.4g} ms ({row['rounds']} rounds; / {args.base}: "
             f"{ratios})"
         )
