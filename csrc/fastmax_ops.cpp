@@ -205,13 +205,19 @@ void check_rows(const at::Tensor& t, const char* op, const char* name) {
 // Rows with a unit stride along the head dimension (the kernels' layout).
 at::Tensor unit_rows(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
 
+// batch, heads, n and dim of a row kernel's arguments, from x (batch, heads, n, dim).
+template <typename Rows>
+void set_row_dims(Rows& r, const at::Tensor& x) {
+  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
+  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+}
+
 // The rows of x (unit stride over dim) described for the row-norm kernels.
 RowNorm row_norm_of(const at::Tensor& x, double eps) {
   RowNorm r{};
   r.x = x.data_ptr();
   r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
-  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
-  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  set_row_dims(r, x);
   r.eps = static_cast<float>(eps);
   return r;
 }
@@ -302,8 +308,7 @@ void row_dot_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor& go
   r.grad_out = a.data_ptr(), r.g_sb = a.stride(0), r.g_sh = a.stride(1), r.g_sn = a.stride(2);
   r.out = b.data_ptr(), r.o_sb = b.stride(0), r.o_sh = b.stride(1), r.o_sn = b.stride(2);
   r.go = go.data_ptr<float>();
-  r.batch = static_cast<int>(a.size(0)), r.heads = static_cast<int>(a.size(1));
-  r.n = static_cast<int>(a.size(2)), r.dim = static_cast<int>(a.size(3));
+  set_row_dims(r, a);
   const cudaError_t err = a.scalar_type() == at::kFloat ? launch_row_dot_f32(r, stream)
                                                         : launch_row_dot_bf16(r, stream);
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
@@ -357,8 +362,7 @@ void add_scaled_rows_(const at::Tensor& dx, const at::Tensor& x_in, const at::Te
   r.dx = dx.data_ptr(), r.d_sb = dx.stride(0), r.d_sh = dx.stride(1), r.d_sn = dx.stride(2);
   r.x = x.data_ptr(), r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
   r.coef = coef.data_ptr<float>();
-  r.batch = static_cast<int>(x.size(0)), r.heads = static_cast<int>(x.size(1));
-  r.n = static_cast<int>(x.size(2)), r.dim = static_cast<int>(x.size(3));
+  set_row_dims(r, x);
   const cudaError_t err = launch_add_scaled_rows(row_dtype(x, "add_scaled_rows_"), r,
                                                  c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));

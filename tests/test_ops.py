@@ -239,16 +239,18 @@ def test_compile_fullgraph_torch_backend():
 
 @gpu
 @pytest.mark.gpu
-def test_compile_fullgraph_cuda_backend():
+@pytest.mark.parametrize("normalize", ["token", "seq_max"])
+def test_compile_fullgraph_cuda_backend(normalize):
     fn = torch.compile(
-        lambda q, k, v: fastmax.fastmax_attention(q, k, v, backend="cuda"), fullgraph=True
+        lambda q, k, v: fastmax.fastmax_attention(q, k, v, normalize=normalize, backend="cuda"),
+        fullgraph=True,
     )
     leaves = [torch.randn(2, 4, 200, 64, device="cuda", requires_grad=True) for _ in "qkv"]
     grad = torch.randn(2, 4, 200, 64, device="cuda")
     out = fn(*leaves)
     out.backward(grad)
     eager = [t.detach().clone().requires_grad_() for t in leaves]
-    ref = fastmax.fastmax_attention(*eager, backend="cuda")
+    ref = fastmax.fastmax_attention(*eager, normalize=normalize, backend="cuda")
     ref.backward(grad)
     # Inductor may fuse the surrounding ops differently: equal up to float32 rounding.
     assert relative_error(out, ref) < 1e-6
