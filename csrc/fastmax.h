@@ -126,10 +126,11 @@ struct RowDot {
 cudaError_t launch_row_dot_bf16(const RowDot& r, cudaStream_t stream);
 cudaError_t launch_row_dot_f32(const RowDot& r, cudaStream_t stream);
 
-// dx[b, h, i] += coef[b, h, i] * x[b, h, i] (computed in float32, rounded once) for the rows
-// whose coef is not zero; the other rows are not touched. dx and x (B, H, N, dim) have the given
-// element strides over batch, head and token and unit stride over dim; coef is float32
-// (B, H, N), contiguous. dtype: 0 = bfloat16, 1 = float32, 2 = float16.
+// dx[b, h, i] += coef[b, h, i] * x[b, h, i] (in float32, product and sum each rounded, then
+// rounded to the element type) for the rows whose coef is not zero; the other rows are not
+// touched. dx and x (B, H, N, dim) have the given element strides over batch, head and token
+// and unit stride over dim; coef is float32 (B, H, N), contiguous. dtype: 0 = bfloat16,
+// 1 = float32, 2 = float16.
 struct ScaledRows {
   void* dx;
   int64_t d_sb, d_sh, d_sn;

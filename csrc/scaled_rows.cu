@@ -21,7 +21,9 @@ __global__ void __launch_bounds__(kThreads) add_scaled_rows_kernel(const ScaledR
   T* dx = static_cast<T*>(r.dx) + b * r.d_sb + h * r.d_sh + i * r.d_sn;
   const T* x = static_cast<const T*>(r.x) + b * r.x_sb + h * r.x_sh + i * r.x_sn;
   // Product and sum rounded apart (no fused multiply-add), as PyTorch's float32 ops compute it.
-  for (int e = 0; e < r.dim; ++e) dx[e] = from_f<T>(__fadd_rn(to_f(dx[e]), __fmul_rn(c, to_f(x[e]))));
+  for (int e = 0; e < r.dim; ++e) {
+    dx[e] = from_f<T>(__fadd_rn(to_f(dx[e]), __fmul_rn(c, to_f(x[e]))));
+  }
 }
 
 }  // namespace
