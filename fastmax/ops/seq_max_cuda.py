@@ -21,9 +21,9 @@ import torch
 from fastmax.ops.normalize import SEQ_MAX_FLOOR
 
 
-def _peaks(sq: torch.Tensor) -> torch.Tensor:
-    """P = max(max_i ||x_i||^2, floor) per (batch, head) from the rows' squared norms."""
-    return sq.amax(dim=-1).clamp_min(SEQ_MAX_FLOOR)
+def _floored(peak: torch.Tensor) -> torch.Tensor:
+    """P = max(peak, floor) from the largest squared row norm per (batch, head)."""
+    return peak.clamp_min(SEQ_MAX_FLOOR)
 
 
 def _scaled_q(q: torch.Tensor, p_q: torch.Tensor) -> torch.Tensor:
@@ -32,10 +32,15 @@ def _scaled_q(q: torch.Tensor, p_q: torch.Tensor) -> torch.Tensor:
 
 
 def _add_peak_gradient(
-    grad_x: torch.Tensor, x: torch.Tensor, sq: torch.Tensor, grad_p: torch.Tensor
+    grad_x: torch.Tensor,
+    x: torch.Tensor,
+    sq: torch.Tensor,
+    peak: torch.Tensor,
+    grad_p: torch.Tensor,
 ) -> None:
-    """grad_x += dL/dx through P = max(max_i ||x_i||^2, floor), given dL/dP per head."""
-    peak = sq.amax(dim=-1, keepdim=True)
+    """grad_x += dL/dx through P = max(peak, floor), peak = max_i ||x_i||^2 (the rows' squared
+    norms sq), given dL/dP per head."""
+    peak = peak[..., None]
     tied = sq == peak
     grad_peak = torch.where(peak > SEQ_MAX_FLOOR, grad_p[..., None], 0.0)
     coef = tied * (2.0 * grad_peak / tied.sum(dim=-1, keepdim=True))
@@ -49,21 +54,22 @@ class SeqMaxAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, causal: bool, a0: float, a1: float, allow_tf32: bool):
         sq_q = torch.ops.fastmax.row_dot(q, q)
         sq_k = torch.ops.fastmax.row_dot(k, k)
-        p_q, p_k = _peaks(sq_q), _peaks(sq_k)
+        peak_q, peak_k = sq_q.amax(dim=-1), sq_k.amax(dim=-1)
+        p_q, p_k = _floored(peak_q), _floored(peak_k)
         grouped = q.shape[1] != k.shape[1]
         q_in = _scaled_q(q, p_q) if grouped else q
         a1_heads = (a1 / p_k if grouped else a1 / (p_q * p_k)).contiguous()
         out, den, _, _ = torch.ops.fastmax.fwd(
             q_in, k, v, causal, a0, a1, allow_tf32, 0.0, a1_heads
         )
-        ctx.save_for_backward(q, k, v, out, den, sq_q, sq_k, a1_heads)
+        ctx.save_for_backward(q, k, v, out, den, sq_q, sq_k, peak_q, peak_k, a1_heads)
         ctx.options = (causal, a0, a1, allow_tf32)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, out, den, sq_q, sq_k, a1_heads = ctx.saved_tensors
-        p_q, p_k = _peaks(sq_q), _peaks(sq_k)
+        q, k, v, out, den, sq_q, sq_k, peak_q, peak_k, a1_heads = ctx.saved_tensors
+        p_q, p_k = _floored(peak_q), _floored(peak_k)
         grouped = q.shape[1] != k.shape[1]
         q_in = _scaled_q(q, p_q) if grouped else q
         none = den.new_empty((0,))
@@ -77,6 +83,6 @@ class SeqMaxAttention(torch.autograd.Function):
             dq.div_(p_q[..., None, None])
         else:
             grad_pq = -scaled / p_q
-        _add_peak_gradient(dq, q, sq_q, grad_pq)
-        _add_peak_gradient(dk, k, sq_k, grad_pk)
+        _add_peak_gradient(dq, q, sq_q, peak_q, grad_pq)
+        _add_peak_gradient(dk, k, sq_k, peak_k, grad_pk)
         return dq, dk, dv, None, None, None, None
