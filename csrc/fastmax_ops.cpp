@@ -23,6 +23,12 @@
 namespace fastmax {
 namespace {
 
+// The head dims the kernels are built for; who names the caller in the error.
+void check_head_dim(int64_t d, const char* who) {
+  TORCH_CHECK_VALUE(d == 32 || d == 64 || d == 128 || d == 256, "fastmax ", who,
+                    ": head_dim must be 32, 64, 128 or 256, got ", d);
+}
+
 void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const std::pair<const char*, const at::Tensor*> named[] = {{"q", &q}, {"k", &k}, {"v", &v}};
   for (const auto& [name, t] : named) {
@@ -41,8 +47,7 @@ void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v)
   TORCH_CHECK_TYPE(st == at::kHalf || st == at::kBFloat16 || st == at::kFloat,
                    "fastmax CUDA op: dtype must be float16, bfloat16 or float32, got ", st);
   const int64_t d = q.size(3);
-  TORCH_CHECK_VALUE(d == 32 || d == 64 || d == 128 || d == 256,
-                    "fastmax CUDA op: head_dim must be 32, 64, 128 or 256, got ", d);
+  check_head_dim(d, "CUDA op");
   TORCH_CHECK_VALUE(k.size(3) == d && v.size(3) == d,
                     "fastmax CUDA op: q, k and v must share head_dim ", d, ", got k ",
                     k.size(3), " and v ", v.size(3));
@@ -326,9 +331,7 @@ at::Tensor row_dot(const at::Tensor& a_in, const at::Tensor& b_in) {
                    "fastmax row_dot: a and b must share one dtype, got ", a_in.scalar_type(),
                    " and ", b_in.scalar_type());
   row_dtype(a_in, "row_dot");
-  const int64_t d = a_in.size(3);
-  TORCH_CHECK_VALUE(d == 32 || d == 64 || d == 128 || d == 256,
-                    "fastmax row_dot: head_dim must be 32, 64, 128 or 256, got ", d);
+  check_head_dim(a_in.size(3), "row_dot");
   const c10::cuda::CUDAGuard guard(a_in.device());
   // float16 is read from float32 copies (the kernels' bfloat16 would round it).
   const auto view = [](const at::Tensor& t) {
@@ -526,8 +529,7 @@ bool fits_device(c10::ScalarType dtype, int64_t head_dim, int64_t device) {
 int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, bool causal, int64_t batch,
                           int64_t heads, int64_t n, int64_t head_dim, int64_t sms,
                           int64_t smem_per_sm, int64_t smem_per_block) {
-  TORCH_CHECK_VALUE(head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256,
-                    "fastmax split_segments: head_dim must be 32, 64, 128 or 256, got ", head_dim);
+  check_head_dim(head_dim, "split_segments");
   TORCH_CHECK_VALUE(kind >= kFwd && kind <= kDv, "fastmax split_segments: kind must be 0 to 3, got ",
                     kind);
   TORCH_CHECK_VALUE(batch >= 0 && heads >= 0 && n >= 1 && sms >= 1 && smem_per_sm >= 1 &&
