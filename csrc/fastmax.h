@@ -126,20 +126,41 @@ struct RowDot {
 cudaError_t launch_row_dot_bf16(const RowDot& r, cudaStream_t stream);
 cudaError_t launch_row_dot_f32(const RowDot& r, cudaStream_t stream);
 
-// dx[b, h, i] += coef[b, h, i] * x[b, h, i] (in float32, product and sum each rounded, then
-// rounded to the element type) for the rows whose coef is not zero; the other rows are not
-// touched. dx and x (B, H, N, dim) have the given element strides over batch, head and token
-// and unit stride over dim; coef is float32 (B, H, N), contiguous. dtype: 0 = bfloat16,
+// seq_max's peaks from the squared row norms sq_q (batch, heads_q, n) and sq_k (batch,
+// heads_k, n), float32 and contiguous: peak_q (batch, heads_q) and peak_k (batch, heads_k) are
+// the largest per head, and a1_heads (batch, heads_k) = a1 / (P_q P_k) with P = max(peak,
+// floor), or a1 / P_k with grouped heads (heads_q != heads_k).
+struct SeqMaxA1 {
+  const float* sq_q;
+  const float* sq_k;
+  float* peak_q;
+  float* peak_k;
+  float* a1_heads;
+  float a1, floor;
+  int batch, heads_q, heads_k, n;
+};
+cudaError_t launch_seq_max_a1(const SeqMaxA1& s, cudaStream_t stream);
+
+// The gradient of a per-head peak of squared row norms, added to dx: with dL/dP = -sum_i s[b,
+// h, i] / P^power and P = max(peak, floor), the rows i with sq[b, h, i] == peak get dx_i +=
+// 2 dL/dP / (their count) x_i (in float32, product and sum each rounded, then rounded to the
+// element type), and only when peak > floor; the other rows are not touched. dx and x (B, H,
+// N, dim) have the given element strides over batch, head and token and unit stride over dim;
+// sq and s are float32 (B, H, N), peak float32 (B, H), contiguous. dtype: 0 = bfloat16,
 // 1 = float32, 2 = float16.
-struct ScaledRows {
+struct PeakGradient {
   void* dx;
   int64_t d_sb, d_sh, d_sn;
   const void* x;
   int64_t x_sb, x_sh, x_sn;
-  const float* coef;
+  const float* sq;
+  const float* s;
+  const float* peak;
+  float floor;
+  int power;
   int batch, heads, n, dim;
 };
-cudaError_t launch_add_scaled_rows(int dtype, const ScaledRows& r, cudaStream_t stream);
+cudaError_t launch_add_peak_gradient(int dtype, const PeakGradient& g, cudaStream_t stream);
 
 // Per-token L2 normalisation (forward: x -> y, rnorm) and its gradient (dy, x, rnorm -> dx).
 // x and dy have the given element strides over batch, head and token; y, dx and rnorm are

@@ -343,31 +343,82 @@ at::Tensor row_dot(const at::Tensor& a_in, const at::Tensor& b_in) {
   return go;
 }
 
-// dx += coef * x on the rows whose coef is not zero (in place; the others are not touched):
-// dx and x (batch, heads, n, head_dim) of one shape and dtype with unit stride over head_dim,
-// coef float32 (batch, heads, n).
-void add_scaled_rows_(const at::Tensor& dx, const at::Tensor& x_in, const at::Tensor& coef_in) {
-  check_rows(dx, "add_scaled_rows_", "dx");
-  check_rows(x_in, "add_scaled_rows_", "x");
+// A float32 (batch, heads, n) tensor of per-row values on device, contiguous, for op's errors.
+void check_row_values(const at::Tensor& t, const at::Tensor& like, const char* op,
+                      const char* name) {
+  TORCH_CHECK_VALUE(t.scalar_type() == at::kFloat && t.device() == like.device() &&
+                        t.dim() == 3 && t.is_contiguous(),
+                    "fastmax ", op, ": ", name, " must be contiguous float32 (batch, heads, n) on ",
+                    like.device(), ", got ", t.scalar_type(), " ", t.sizes(), " on ", t.device());
+}
+
+// seq_max's peaks and per-head a1 from the squared row norms sq_q (batch, heads_q, n) and sq_k
+// (batch, heads_k, n): see SeqMaxA1.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> seq_max_a1(const at::Tensor& sq_q,
+                                                          const at::Tensor& sq_k, double a1,
+                                                          double floor) {
+  TORCH_CHECK_VALUE(sq_q.is_cuda(), "fastmax seq_max_a1: sq_q must be a CUDA tensor, got ",
+                    sq_q.device());
+  check_row_values(sq_q, sq_q, "seq_max_a1", "sq_q");
+  check_row_values(sq_k, sq_q, "seq_max_a1", "sq_k");
+  TORCH_CHECK_VALUE(sq_q.size(0) == sq_k.size(0) && sq_q.size(2) == sq_k.size(2) &&
+                        sq_k.size(1) > 0 && sq_q.size(1) % sq_k.size(1) == 0,
+                    "fastmax seq_max_a1: sq_q and sq_k must share batch and n, with heads of "
+                    "sq_q a multiple of sq_k's, got ",
+                    sq_q.sizes(), " and ", sq_k.sizes());
+  const c10::cuda::CUDAGuard guard(sq_q.device());
+  const int64_t batch = sq_q.size(0), heads_q = sq_q.size(1), heads_k = sq_k.size(1);
+  at::Tensor peak_q = at::empty({batch, heads_q}, sq_q.options());
+  at::Tensor peak_k = at::empty({batch, heads_k}, sq_q.options());
+  at::Tensor a1_heads = at::empty({batch, heads_k}, sq_q.options());
+  SeqMaxA1 s{};
+  s.sq_q = sq_q.data_ptr<float>(), s.sq_k = sq_k.data_ptr<float>();
+  s.peak_q = peak_q.data_ptr<float>(), s.peak_k = peak_k.data_ptr<float>();
+  s.a1_heads = a1_heads.data_ptr<float>();
+  s.a1 = static_cast<float>(a1), s.floor = static_cast<float>(floor);
+  s.batch = static_cast<int>(batch), s.heads_q = static_cast<int>(heads_q);
+  s.heads_k = static_cast<int>(heads_k), s.n = static_cast<int>(sq_q.size(2));
+  const cudaError_t err = launch_seq_max_a1(s, c10::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return {peak_q, peak_k, a1_heads};
+}
+
+// dx += the gradient through seq_max's peak, in place on the rows holding a peak (the others are
+// not touched): dx and x (batch, heads, n, head_dim) of one shape and dtype with unit stride over
+// head_dim; sq and s float32 (batch, heads, n), peak float32 (batch, heads). See PeakGradient.
+void add_peak_gradient_(const at::Tensor& dx, const at::Tensor& x_in, const at::Tensor& sq,
+                        const at::Tensor& s, const at::Tensor& peak, double floor,
+                        int64_t power) {
+  check_rows(dx, "add_peak_gradient_", "dx");
+  check_rows(x_in, "add_peak_gradient_", "x");
   TORCH_CHECK_VALUE(dx.sizes() == x_in.sizes() && dx.scalar_type() == x_in.scalar_type() &&
                         dx.device() == x_in.device() && dx.stride(3) == 1,
-                    "fastmax add_scaled_rows_: dx (unit stride over head_dim) and x must share "
+                    "fastmax add_peak_gradient_: dx (unit stride over head_dim) and x must share "
                     "shape, dtype and device, got ",
                     dx.sizes(), " and ", x_in.sizes());
-  TORCH_CHECK_VALUE(coef_in.scalar_type() == at::kFloat && coef_in.device() == dx.device() &&
-                        coef_in.sizes() == dx.sizes().slice(0, 3),
-                    "fastmax add_scaled_rows_: coef must be float32 of shape (batch, heads, n) "
+  check_row_values(sq, dx, "add_peak_gradient_", "sq");
+  check_row_values(s, dx, "add_peak_gradient_", "s");
+  const auto rows = dx.sizes().slice(0, 3);
+  TORCH_CHECK_VALUE(sq.sizes() == rows && s.sizes() == rows,
+                    "fastmax add_peak_gradient_: sq and s must have shape (batch, heads, n) ",
+                    rows, ", got ", sq.sizes(), " and ", s.sizes());
+  TORCH_CHECK_VALUE(peak.scalar_type() == at::kFloat && peak.device() == dx.device() &&
+                        peak.is_contiguous() && peak.sizes() == dx.sizes().slice(0, 2),
+                    "fastmax add_peak_gradient_: peak must be contiguous float32 (batch, heads) "
                     "on dx's device, got ",
-                    coef_in.scalar_type(), " ", coef_in.sizes());
+                    peak.scalar_type(), " ", peak.sizes());
+  TORCH_CHECK_VALUE(power == 1 || power == 2,
+                    "fastmax add_peak_gradient_: power must be 1 or 2, got ", power);
   const c10::cuda::CUDAGuard guard(dx.device());
-  const at::Tensor x = unit_rows(x_in), coef = coef_in.contiguous();
-  ScaledRows r{};
-  r.dx = dx.data_ptr(), r.d_sb = dx.stride(0), r.d_sh = dx.stride(1), r.d_sn = dx.stride(2);
-  r.x = x.data_ptr(), r.x_sb = x.stride(0), r.x_sh = x.stride(1), r.x_sn = x.stride(2);
-  r.coef = coef.data_ptr<float>();
-  set_row_dims(r, x);
-  const cudaError_t err = launch_add_scaled_rows(row_dtype(x, "add_scaled_rows_"), r,
-                                                 c10::cuda::getCurrentCUDAStream());
+  const at::Tensor x = unit_rows(x_in);
+  PeakGradient g{};
+  g.dx = dx.data_ptr(), g.d_sb = dx.stride(0), g.d_sh = dx.stride(1), g.d_sn = dx.stride(2);
+  g.x = x.data_ptr(), g.x_sb = x.stride(0), g.x_sh = x.stride(1), g.x_sn = x.stride(2);
+  g.sq = sq.data_ptr<float>(), g.s = s.data_ptr<float>(), g.peak = peak.data_ptr<float>();
+  g.floor = static_cast<float>(floor), g.power = static_cast<int>(power);
+  set_row_dims(g, x);
+  const cudaError_t err = launch_add_peak_gradient(row_dtype(x, "add_peak_gradient_"), g,
+                                                   c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
@@ -555,7 +606,9 @@ TORCH_LIBRARY(fastmax, m) {
   m.def("token_normalize_bwd(Tensor grad_y, Tensor x, Tensor rnorm, float eps) -> Tensor");
   m.def("rope(Tensor x, Tensor cos, Tensor sin, bool inverse) -> Tensor");
   m.def("row_dot(Tensor a, Tensor b) -> Tensor");
-  m.def("add_scaled_rows_(Tensor(a!) dx, Tensor x, Tensor coef) -> ()");
+  m.def("seq_max_a1(Tensor sq_q, Tensor sq_k, float a1, float floor) -> (Tensor, Tensor, Tensor)");
+  m.def("add_peak_gradient_(Tensor(a!) dx, Tensor x, Tensor sq, Tensor s, Tensor peak, "
+        "float floor, int power) -> ()");
   m.def("fits_device(ScalarType dtype, int head_dim, int device) -> bool", &fastmax::fits_device);
   m.def("split_segments(ScalarType dtype, int kind, bool causal, int batch, int heads, int n, "
         "int head_dim, int sms, int smem_per_sm, int smem_per_block) -> int",
@@ -569,7 +622,8 @@ TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {
   m.impl("token_normalize_bwd", &fastmax::token_normalize_bwd);
   m.impl("rope", &fastmax::rope);
   m.impl("row_dot", &fastmax::row_dot);
-  m.impl("add_scaled_rows_", &fastmax::add_scaled_rows_);
+  m.impl("seq_max_a1", &fastmax::seq_max_a1);
+  m.impl("add_peak_gradient_", &fastmax::add_peak_gradient_);
 }
 
 // A Python module so that `import fastmax._C` loads the library and runs the registrations.

@@ -11,6 +11,7 @@ import torch
 
 import fastmax
 from fastmax.correctness import DTYPES, Case, relative_error, run_case, tolerance
+from fastmax.ops.normalize import SEQ_MAX_FLOOR
 
 HAS_CUDA = fastmax.cuda_available()
 gpu = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU and the compiled extension")
@@ -140,17 +141,53 @@ def test_row_dot(dtype):
 
 @gpu
 @pytest.mark.gpu
+@pytest.mark.parametrize("heads", [(4, 4), (6, 2)])
+def test_seq_max_a1_matches_torch(heads):
+    """Peaks and per-head a1 from one kernel, as amax, clamp_min and the division give them
+    (a NaN norm gives a NaN peak, as amax does)."""
+    gen = torch.Generator().manual_seed(10)
+    sq_q = torch.rand(2, heads[0], 3000, generator=gen).cuda() * 3
+    sq_k = torch.rand(2, heads[1], 3000, generator=gen).cuda() * 3
+    sq_k[1, 0] *= 0.01  # under the floor
+    sq_q[0, 1, 17] = float("nan")
+    peak_q, peak_k, a1_heads = torch.ops.fastmax.seq_max_a1(sq_q, sq_k, 0.7, SEQ_MAX_FLOOR)
+    torch.testing.assert_close(peak_q, sq_q.amax(-1), rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(peak_k, sq_k.amax(-1), rtol=0, atol=0)
+    p_q, p_k = sq_q.amax(-1).clamp_min(SEQ_MAX_FLOOR), sq_k.amax(-1).clamp_min(SEQ_MAX_FLOOR)
+    want = 0.7 / (p_q * p_k) if heads[0] == heads[1] else 0.7 / p_k
+    torch.testing.assert_close(a1_heads, want, rtol=1e-6, atol=0, equal_nan=True)
+    assert peak_k[1, 0].item() < SEQ_MAX_FLOOR < peak_k[0, 0].item()  # both sides of the floor
+    torch.library.opcheck(torch.ops.fastmax.seq_max_a1, (sq_q, sq_k, 0.7, SEQ_MAX_FLOOR))
+
+
+@gpu
+@pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
-def test_add_scaled_rows_touches_only_rows_with_a_coefficient(dtype):
+@pytest.mark.parametrize("power", [1, 2])
+def test_add_peak_gradient_touches_only_peak_rows(dtype, power):
+    """dL/dP = -sum(s) / P^power reaches the rows holding the peak, split among ties, and none
+    where the peak is under the floor; the other rows stay as they were."""
     gen = torch.Generator().manual_seed(9)
     x = torch.randn(2, 3, 50, 64, generator=gen).to("cuda", DTYPES[dtype])
     dx = torch.randn(2, 3, 50, 64, generator=gen).to("cuda", DTYPES[dtype])
     dx = dx.transpose(1, 2).contiguous().transpose(1, 2)  # token-major, as the op returns it
-    coef = torch.zeros(2, 3, 50, device="cuda")
-    coef[0, 1, 7], coef[1, 2, 49] = 0.5, -3.0
-    want = (dx.float() + coef[..., None] * x.float()).to(dx.dtype)
+    sq = torch.rand(2, 3, 50, generator=gen).cuda()
+    sq[0, 1, 7] = sq[0, 1, 30] = 5.0  # two tied peaks
+    sq[1, 2] *= 0.05  # a head under the floor
+    s = torch.randn(2, 3, 50, generator=gen).cuda()
+    peak = sq.amax(-1)
+    p = peak.clamp_min(SEQ_MAX_FLOOR)
+    grad_p = -s.sum(-1) / p**power
+    tied = sq == peak[..., None]
+    coef = torch.where(peak > SEQ_MAX_FLOOR, 2 * grad_p, 0.0)[..., None] / tied.sum(-1, True)
+    want = dx.float() + (coef * tied)[..., None] * x.float()
     before = dx.clone()
-    torch.ops.fastmax.add_scaled_rows_(dx, x, coef)
-    assert torch.equal(dx, want)
-    assert (dx != before).any(dim=-1).nonzero().tolist() == [[0, 1, 7], [1, 2, 49]]
-    torch.library.opcheck(torch.ops.fastmax.add_scaled_rows_, (dx, x, coef))
+    torch.ops.fastmax.add_peak_gradient_(dx, x, sq, s, peak, SEQ_MAX_FLOOR, power)
+    changed = (dx != before).any(dim=-1)
+    assert not changed[1, 2].any() and not changed[~tied].any()
+    assert changed[0, 1, 7] and changed[0, 1, 30]
+    rtol = 1e-5 if dtype == "float32" else 1e-2
+    torch.testing.assert_close(dx.float(), want, rtol=rtol, atol=1e-5)
+    torch.library.opcheck(
+        torch.ops.fastmax.add_peak_gradient_, (dx, x, sq, s, peak, SEQ_MAX_FLOOR, power)
+    )

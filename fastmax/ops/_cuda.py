@@ -10,7 +10,9 @@
     fastmax::token_normalize(x, eps) -> (y, rnorm)
     fastmax::token_normalize_bwd(grad_y, x, rnorm, eps) -> grad_x
     fastmax::row_dot(a, b) -> <a_i, b_i> per row, float32 (batch, heads, n)
-    fastmax::add_scaled_rows_(dx, x, coef) -> None: dx_i += coef_i x_i where coef_i != 0
+    fastmax::seq_max_a1(sq_q, sq_k, a1, floor) -> (peak_q, peak_k, a1_heads)
+    fastmax::add_peak_gradient_(dx, x, sq, s, peak, floor, power) -> None
+        (both for ``seq_max``, one block per head: see ``seq_max_cuda.py``)
     fastmax::fits_device(dtype, head_dim, device) -> bool  (see head_dims_that_fit)
     fastmax::split_segments(dtype, kind, causal, batch, heads, n, head_dim, sms, smem_per_sm,
                             smem_per_block) -> int  (sequence split plan)
@@ -195,7 +197,12 @@ def _fake_row_dot(a, b):
     return a.new_empty(a.shape[:3], dtype=torch.float32)
 
 
-def _fake_add_scaled_rows(dx, x, coef):
+def _fake_seq_max_a1(sq_q, sq_k, a1, floor):
+    peak_q = sq_q.new_empty(sq_q.shape[:2])
+    return peak_q, sq_k.new_empty(sq_k.shape[:2]), sq_k.new_empty(sq_k.shape[:2])
+
+
+def _fake_add_peak_gradient(dx, x, sq, s, peak, floor, power):
     return None
 
 
@@ -225,4 +232,5 @@ if _IMPORT_ERROR is None:
     torch.library.register_fake("fastmax::token_normalize")(_fake_normalize)
     torch.library.register_fake("fastmax::token_normalize_bwd")(_fake_normalize_bwd)
     torch.library.register_fake("fastmax::row_dot")(_fake_row_dot)
-    torch.library.register_fake("fastmax::add_scaled_rows_")(_fake_add_scaled_rows)
+    torch.library.register_fake("fastmax::seq_max_a1")(_fake_seq_max_a1)
+    torch.library.register_fake("fastmax::add_peak_gradient_")(_fake_add_peak_gradient)
