@@ -1,0 +1,3 @@
+# Session 27 call 5 (one GPU, call 4's machine still warm): test_seq_max_cuda again after the
+# seq_max_a1 opcheck was moved to finite norms.
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit; export FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=16; mkdir -p $OUT/r5; git log -1 --format=%H > $OUT/r5/gpu.txt; python3 setup.py build_ext --inplace > $OUT/r5/build.log 2>&1 || exit 1; PYTHONPATH=/tmp/site:$PWD timeout 120 python3 -m pytest -q tests/test_seq_max_cuda.py -p no:cacheprovider > $OUT/r5/tests-$(git rev-parse --short HEAD).txt 2>&1; echo "rc $?"; tail -1 $OUT/r5/tests-*.txt; grep -E "^FAILED" $OUT/r5/tests-*.txt
