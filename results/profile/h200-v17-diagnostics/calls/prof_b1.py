@@ -1,5 +1,6 @@
 """seq_max against token and no normalisation at B=1, N=8192 (D=128, bf16, causal): timings,
 per-kernel tables and Chrome traces of two forward+backward steps each."""
+
 import sys
 
 import torch
@@ -9,15 +10,18 @@ from fastmax import fastmax_attention
 
 out_dir, B, H, N, D = sys.argv[1], 1, 16, int(sys.argv[2]) if len(sys.argv) > 2 else 8192, 128
 g = torch.Generator(device="cuda").manual_seed(0)
-q, k, v, grad = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=g)
-                 for _ in range(4))
+q, k, v, grad = (
+    torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=g) for _ in range(4)
+)
 q, k, v = (t.requires_grad_() for t in (q, k, v))
 for normalize in ("token", "seq_max", None):
+
     def fwd(normalize=normalize):
         return fastmax_attention(q, k, v, causal=True, normalize=normalize)
 
     def step():
         torch.autograd.grad(fwd(), (q, k, v), grad)
+
     for _ in range(5):
         step()
     torch.cuda.synchronize()
