@@ -11,14 +11,13 @@ namespace {
 constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
 
-// The sum (or maximum) of v over the block; every thread gets the result. NaN propagates
-// through the maximum, as through torch.amax.
+// The larger of a and b, NaN if either is: torch.amax's and clamp_min's maximum.
+__device__ __forceinline__ float nan_max(float a, float b) { return (a != a || a > b) ? a : b; }
+
+// The sum (or maximum, nan_max) of v over the block; every thread gets the result.
 template <bool kMax>
 __device__ float block_reduce(float v, float* shared) {
-  const auto combine = [](float a, float b) {
-    if (!kMax) return a + b;
-    return (a != a || a > b) ? a : b;
-  };
+  const auto combine = [](float a, float b) { return kMax ? nan_max(a, b) : a + b; };
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) v = combine(v, __shfl_xor_sync(0xffffffffu, v, off));
   if (threadIdx.x % 32 == 0) shared[threadIdx.x / 32] = v;
@@ -33,13 +32,11 @@ __device__ float block_reduce(float v, float* shared) {
 // The largest of n squared norms (0 when n is 0: norms are not negative).
 __device__ float row_peak(const float* sq, int n, float* shared) {
   float m = 0.f;
-  for (int i = threadIdx.x; i < n; i += kThreads) m = (sq[i] != sq[i] || sq[i] > m) ? sq[i] : m;
+  for (int i = threadIdx.x; i < n; i += kThreads) m = nan_max(sq[i], m);
   return block_reduce<true>(m, shared);
 }
 
-__device__ __forceinline__ float floored(float peak, float floor) {
-  return (peak != peak || peak > floor) ? peak : floor;  // clamp_min, NaN kept
-}
+__device__ __forceinline__ float floored(float peak, float floor) { return nan_max(peak, floor); }
 
 __global__ void __launch_bounds__(kThreads) seq_max_a1_kernel(const SeqMaxA1 s) {
   __shared__ float shared[kWarps];
