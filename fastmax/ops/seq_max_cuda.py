@@ -24,9 +24,13 @@ import torch
 from fastmax.ops.normalize import SEQ_MAX_FLOOR
 
 
-def _scaled_q(q: torch.Tensor, peak_q: torch.Tensor) -> torch.Tensor:
+def _floored(peak: torch.Tensor) -> torch.Tensor:
+    """P = max(peak, floor) per head (the kernels' a1' applies the same floor)."""
+    return peak.clamp_min(SEQ_MAX_FLOOR)
+
+
+def _scaled_q(q: torch.Tensor, p_q: torch.Tensor) -> torch.Tensor:
     """q / P_q per head, in q's dtype, computed in float32 without a float32 copy."""
-    p_q = peak_q.clamp_min(SEQ_MAX_FLOOR)
     return torch.div(q, p_q[..., None, None], out=torch.empty_like(q))
 
 
@@ -38,7 +42,7 @@ class SeqMaxAttention(torch.autograd.Function):
         sq_q = torch.ops.fastmax.row_dot(q, q)
         sq_k = torch.ops.fastmax.row_dot(k, k)
         peak_q, peak_k, a1_heads = torch.ops.fastmax.seq_max_a1(sq_q, sq_k, a1, SEQ_MAX_FLOOR)
-        q_in = _scaled_q(q, peak_q) if q.shape[1] != k.shape[1] else q
+        q_in = _scaled_q(q, _floored(peak_q)) if q.shape[1] != k.shape[1] else q
         out, den, _, _ = torch.ops.fastmax.fwd(
             q_in, k, v, causal, a0, a1, allow_tf32, 0.0, a1_heads
         )
@@ -50,7 +54,10 @@ class SeqMaxAttention(torch.autograd.Function):
     def backward(ctx, grad_out):
         q, k, v, out, den, sq_q, sq_k, peak_q, peak_k, a1_heads = ctx.saved_tensors
         grouped = q.shape[1] != k.shape[1]
-        q_in = _scaled_q(q, peak_q) if grouped else q
+        q_in = q
+        if grouped:
+            p_q = _floored(peak_q)
+            q_in = _scaled_q(q, p_q)
         none = den.new_empty((0,))
         dq, dk, dv = torch.ops.fastmax.bwd(
             grad_out, q_in, k, v, out, den, k.new_empty((0,)), none, *ctx.options, 0.0, a1_heads
@@ -58,7 +65,7 @@ class SeqMaxAttention(torch.autograd.Function):
         s_k = torch.ops.fastmax.row_dot(dk, k)  # summed per head: a1' dL/da1'
         if grouped:  # dq is dL/d(q / P_q): dL/dP_q = -sum_i <dq_i, q_i> / P_q^2
             s_q = torch.ops.fastmax.row_dot(dq, q)
-            dq.div_(peak_q.clamp_min(SEQ_MAX_FLOOR)[..., None, None])
+            dq.div_(p_q[..., None, None])
             torch.ops.fastmax.add_peak_gradient_(dq, q, sq_q, s_q, peak_q, SEQ_MAX_FLOOR, 2)
         else:
             torch.ops.fastmax.add_peak_gradient_(dq, q, sq_q, s_k, peak_q, SEQ_MAX_FLOOR, 1)
