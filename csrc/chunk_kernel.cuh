@@ -107,7 +107,7 @@ struct Shape {
   static constexpr bool MMA_SIGMA = sizeof(T) == 2;
   static_assert(!MMA_SIGMA || QT / 16 <= WARPS, "one sigma m-tile per warp");
   static constexpr int SIGMA_FLOATS = (MMA_SIGMA ? 1 : WARPS + 1) * QTE;
-  static constexpr int SCALARS = 2 * kChunk;  // per stage: the rows' den, then their go
+  static constexpr int SCALARS = 2 * kChunk;  // per stage: rows' den, then go or beta (DV)
   static constexpr size_t bytes(int stages) {
     return sizeof(T) * (size_t(stages) * STAGE + STATE) +
            sizeof(float) * (size_t(stages) * SCALARS + SIGMA_FLOATS);
@@ -337,7 +337,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
                        static_cast<const T*>(p.c) + bidx * p.c_sb + hb * p.c_sh + q0, p.c_sn,
                        row0, n, tid);
     }
-    // Row scalars: den (DQ) and go of the query head whose rows are a (DQ) or b, c (DK, DV).
+    // Row scalars: den (DQ), then go (DQ, DK) or beta (DV) of the query head whose rows are a
+    // (DQ) or b, c (DK, DV).
     if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
       const int qh = KIND == kDq ? ha : hb;
       const int64_t off = (int64_t(bidx) * (KIND == kDq ? p.heads_a : p.heads_bc) + qh) * n;
@@ -353,7 +354,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int i = tid + (kBwdCols ? kChunk : 0); i < 2 * kChunk; i += THREADS) {
         const int r = i % kChunk;
         const bool ok = row0 + r < n;
-        const float* src = (i < kChunk ? p.den : p.go) + (ok ? off + row0 + r : 0);
+        const float* rows = KIND == kDv ? p.beta : p.go;
+        const float* src = (i < kChunk ? p.den : rows) + (ok ? off + row0 + r : 0);
         cp_async4(dst + i, src, ok);
       }
     }
@@ -434,8 +436,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 
   // beta of key row c of the current step (zero at or past n).
   auto beta = [&](int st, int ck, int c) -> float {
-    const float b =
-        KIND == kDk ? -s_scalar[st * S::SCALARS + kChunk + c] : (KIND == kDv ? p.a0 : 1.f);
+    const float row = s_scalar[st * S::SCALARS + kChunk + c];
+    const float b = KIND == kDk ? -row : (KIND == kDv ? row : 1.f);
     return ck * kChunk + c < n ? b : 0.f;
   };
 
@@ -905,7 +907,6 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int half = 0; half < 2; ++half) {
         const int r = 16 * rs + g8 + 8 * half;
         const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
-        const float ab = alpha * (KIND == kDv ? p.a0 : 1.f);  // alpha beta for constant beta
         // Columns lo <= c <= hi are kept: the scan's triangle and the columns that exist.
         const int valid = n - ck * kChunk;
         const int lo = MODE == kScanFwd ? 0 : r;
@@ -920,7 +921,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           for (int e = 0; e < 2; ++e) {
             const int c = 8 * j + 2 * t4 + e;
             const bool keep = c >= lo && c <= hi;
-            const float term = KIND == kDk ? -alpha * sc[kChunk + c] : ab;
+            const float term = KIND == kDk   ? -alpha * sc[kChunk + c]
+                               : KIND == kDv ? sc[kChunk + c]
+                                             : alpha;
             float& x = w[j][2 * half + e];
             x = keep ? w_scale * x + term * term_scale : 0.f;
           }

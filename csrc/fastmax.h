@@ -13,10 +13,14 @@
 //   FWD   q          k          v (+ones)  a1   a0           1           1/den       fwd
 //   DQ    dO         v          k          1    -go          1           a1/den      fwd
 //   DK    v          dO         q / den    1    1            -go         a1          rev
-//   DV    k          q          dO / den   a1   1            a0          1           rev
+//   DV    k          q          dO / den   a1   1            beta        1           rev
 //
-// with den the forward denominator and go = <dO_i, o_i>. DK and DV sum over the query heads of
-// each key/value head (GQA) inside the kernel.
+// with den the forward denominator, go = <dO_i, o_i> and beta a0 per query row. DK and DV sum
+// over the query heads of each key/value head (GQA) inside the kernel. With token
+// normalisation the backward gives DK and DV the raw q and folds q's norms
+// m_i = max(||q_i||, eps) into the row scalars: den m in place of den, and beta = a0 m. The
+// pass is the normalised q's, since (a1 <k, q / m> + a0) dO / den = (a1 <k, q> + a0 m) dO /
+// (den m), and no normalised copy of q is needed.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +47,8 @@ struct Params {
   int64_t o_sb, o_sh, o_sn;  // element strides of out over batch, head, token
   float* den_out;            // FWD: contiguous (batch, heads_a, n)
   const float* den;          // DQ/DK/DV: contiguous (batch, query heads, n)
-  const float* go;           // DQ/DK/DV: contiguous (batch, query heads, n)
+  const float* go;           // DQ/DK: contiguous (batch, query heads, n)
+  const float* beta;         // DV: contiguous (batch, query heads, n)
   int batch;
   int heads_a;               // heads of a and out
   int heads_bc;              // heads of b and c
@@ -170,7 +175,7 @@ struct RowNorm {
   int64_t x_sb, x_sh, x_sn;
   const void* dy;
   int64_t dy_sb, dy_sh, dy_sn;
-  void* y;   // forward output
+  void* y;   // forward output (null: rnorm alone)
   void* dx;  // backward output
   float* rnorm;
   int batch, heads, n, dim;

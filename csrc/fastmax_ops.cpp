@@ -247,6 +247,16 @@ std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, doubl
   return {y, rnorm};
 }
 
+// 1 / max(||x||, eps) per row (token_normalize's rnorm without y).
+at::Tensor token_rnorm(const at::Tensor& x_in, double eps) {
+  const at::Tensor x = unit_rows(x_in);
+  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+  RowNorm r = row_norm_of(x, eps);
+  r.rnorm = rnorm.data_ptr<float>();
+  launch_rows(r, x, false);
+  return rnorm;
+}
+
 // dx of y = x * rnorm (token normalisation) from dy, written into dx (which may be dy itself
 // when dy is contiguous: each row is read whole before it is written).
 void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
@@ -422,15 +432,16 @@ void add_peak_gradient_(const at::Tensor& dx, const at::Tensor& x_in, const at::
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
-// The gradients of the attention of q and k as given, with go = <dO, out> per row computed.
-// over_q: q is the caller's temporary, and dq is written over it once the dk and dv passes,
-// which read it, are done (q's dtype must be the kernels', bfloat16 or float32); dk is then
-// contiguous. Otherwise the three passes run at once on three streams, each gradient in its
-// input's layout. a1_heads: see Params.
+// The gradients of the attention, with go = <dO, out> per row computed, the three passes at once
+// on three streams. rq undefined: q and k as given, each gradient in its input's layout. rq
+// defined (token normalisation, k given normalised): q raw with rq = 1 / max(||q||, eps) per row,
+// folded into the dk and dv passes' row scalars (fastmax.h); the gradients with respect to the
+// normalised q and k are returned, dq and dk contiguous for the normalisation's backward in
+// place. a1_heads: see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, bool causal, double a0, double a1,
-    bool allow_tf32, bool over_q, const float* a1_heads = nullptr) {
+    bool allow_tf32, const at::Tensor& rq = at::Tensor(), const float* a1_heads = nullptr) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const at::Tensor gk = kernel_view(grad_out);
@@ -438,20 +449,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   const at::Tensor dn = den.contiguous();
   const at::ScalarType st = qk.scalar_type();
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3), hkv = k.size(1);
+  const bool folded = rq.defined();
+  // DK and DV's den and DV's beta (fastmax.h): den / rq and a0 / rq with folded norms.
+  const at::Tensor den_rows = folded ? at::div(dn, rq) : dn;
+  const at::Tensor beta = folded ? at::reciprocal(rq).mul_(a0) : at::full({b, h, n}, a0, dn.options());
 
   const at::Tensor go = at::empty({b, h, n}, q.options().dtype(at::kFloat));
   row_dot_into(gk, ok, go, stream);
-  at::Tensor dq = over_q ? qk : empty_like_layout(q, b, h, n, d, qk.options());
-  at::Tensor dk = over_q ? at::empty({b, hkv, n, d}, qk.options())
+  at::Tensor dq = folded ? at::empty({b, h, n, d}, qk.options())
+                         : empty_like_layout(q, b, h, n, d, qk.options());
+  at::Tensor dk = folded ? at::empty({b, hkv, n, d}, qk.options())
                          : empty_like_layout(k, b, hkv, n, d, qk.options());
   at::Tensor dv = empty_like_layout(v, b, hkv, n, d, qk.options());
   Params p = base_params(q, k, a0, a1, allow_tf32, a1_heads);
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
 
-  // dk and dv run on side streams, beside dq or, when dq overwrites q, before it. The side
-  // streams join the current one before returning, so every tensor used there is released to
-  // the caching allocator only after that work is done.
+  // dk and dv run on side streams, beside dq. The side streams join the current one before
+  // returning, so every tensor used there is released to the caching allocator only after that
+  // work is done.
   const int device = q.get_device();
   const c10::cuda::CUDAStream side_k = c10::cuda::getStreamFromPool(false, device);
   const c10::cuda::CUDAStream side_v = c10::cuda::getStreamFromPool(false, device);
@@ -462,6 +478,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
 
   Params pk = p;
   pk.heads_a = static_cast<int>(hkv), pk.heads_bc = static_cast<int>(h);
+  pk.den = den_rows.data_ptr<float>();
+  pk.beta = beta.data_ptr<float>();
   set_roles(pk, vk, gk, qk);
   set_out(pk, dk);
   const at::Tensor states_k = run_pass(kDk, causal, pk, q, st, side_k.stream());
@@ -471,21 +489,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   set_out(pv, dv);
   const at::Tensor states_v = run_pass(kDv, causal, pv, q, st, side_v.stream());
 
-  at::cuda::CUDAEvent k_done, v_done;
-  k_done.record(side_k);
-  v_done.record(side_v);
-  const auto join = [&] {
-    k_done.block(c10::cuda::getCurrentCUDAStream());
-    v_done.block(c10::cuda::getCurrentCUDAStream());
-  };
-  if (over_q) join();
-
   Params pq = p;
   pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
   set_roles(pq, gk, vk, kk);
   set_out(pq, dq);
   const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
-  if (!over_q) join();
+
+  at::cuda::CUDAEvent k_done, v_done;
+  k_done.record(side_k);
+  v_done.record(side_v);
+  k_done.block(c10::cuda::getCurrentCUDAStream());
+  v_done.block(c10::cuda::getCurrentCUDAStream());
 
   if (q.scalar_type() == at::kHalf) {
     dq = dq.to(at::kHalf), dk = dk.to(at::kHalf), dv = dv.to(at::kHalf);
@@ -494,9 +508,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
 }
 
 // Gradients with respect to q, k and v. eps > 0: through fwd's token normalisation (kn and rk
-// from fwd; q and k raw). The normalised q is computed again and dq written over it, and the
-// normalisation's backward runs in place on dq and dk, so the passes need no more memory than
-// the gradients and kn.
+// from fwd; q and k raw). q's row scales are computed again and folded into the passes, whose
+// gradients with respect to the normalised q and k take the normalisation's backward in place,
+// so the passes need no more memory than the gradients and kn.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, const at::Tensor& kn, const at::Tensor& rk,
@@ -519,21 +533,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
   const c10::cuda::CUDAGuard guard(q.device());
   const float* a1h = heads_a1(a1_heads, q, k, eps);
   if (eps == 0)
-    return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, false, a1h);
+    return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, at::Tensor(), a1h);
   TORCH_CHECK_VALUE(kn.sizes() == k.sizes() && kn.scalar_type() == k.scalar_type() &&
                         kn.device() == k.device() && rk.scalar_type() == at::kFloat &&
                         rk.sizes() == at::IntArrayRef({k.size(0), k.size(1), k.size(2)}) &&
                         rk.device() == k.device(),
                     "fastmax CUDA op: with eps > 0, kn and rk must be fwd's normalised k and its "
                     "float32 row scales");
-  auto [qn, rq] = token_normalize(q, eps);
-  const bool over_q = q.scalar_type() != at::kHalf;
-  auto [dqn, dkn, dv] =
-      gradients(grad_out, qn, kn, v, out, den, causal, a0, a1, allow_tf32, over_q);
-  const at::Tensor dq = over_q ? dqn : at::empty(q.sizes(), q.options());
-  const at::Tensor dk = over_q ? dkn : at::empty(k.sizes(), k.options());
-  token_normalize_bwd_into(dqn, q, rq, eps, dq);
-  token_normalize_bwd_into(dkn, k, rk, eps, dk);
+  const at::Tensor rq = token_rnorm(q, eps);
+  auto [dq, dk, dv] = gradients(grad_out, q, kn, v, out, den, causal, a0, a1, allow_tf32, rq);
+  token_normalize_bwd_into(dq, q, rq, eps, dq);
+  token_normalize_bwd_into(dk, k, rk, eps, dk);
   return {dq, dk, dv};
 }
 

@@ -24,9 +24,9 @@ its query heads their own a1 (the ``seq_max`` normalisation folded into the weig
 the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
 does): the bfloat16 and float16 forward pass scales q's rows in registers, float32 reads a
 temporary normalised copy. Only the normalised k (``kn``) and its row scales (``rk``) are kept
-for the backward, which normalises q again and writes dq over that copy: one forward+backward
-then needs the gradients, ``out`` and one normalised copy. ``bwd`` returns the gradients of the
-raw q and k.
+for the backward, which takes q's row norms again and folds them into its passes (no normalised
+copy of q): one forward+backward then needs the gradients, ``out`` and one normalised copy.
+``bwd`` returns the gradients of the raw q and k.
 ``out`` takes ``v``'s layout and each gradient its input's (dq and dk are contiguous with
 ``eps > 0``): token-major (memory order batch, token, head, dim) for a transposed view of a
 (batch, token, head, dim) tensor, as LitGPT's attention passes them, so reshaping back to
