@@ -770,8 +770,11 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         const float d_own = out[NO - 1][2 * half] + alpha * s_sigma[QT];
         const float den = __shfl_sync(0xffffffffu, d_own, lane & ~3);
         fs = rcp_fast(den);
-        if (tile == 0 && o_n0 == 0 && t4 == 0 && row < n)
-          p.den_out[(int64_t(bidx) * p.heads_a + ha) * n + row] = den;
+        if (tile == 0 && o_n0 == 0 && t4 == 0 && row < n) {
+          const int64_t at = (int64_t(bidx) * p.heads_a + ha) * n + row;
+          p.den_out[at] = den;
+          if (norm_rows) p.rnorm_out[at] = r_a[half];
+        }
       }
       if (row >= n) continue;
 #pragma unroll

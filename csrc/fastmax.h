@@ -18,7 +18,8 @@
 // with den the forward denominator, go = <dO_i, o_i> and beta a0 per query row. DK and DV sum
 // over the query heads of each key/value head (GQA) inside the kernel. With token
 // normalisation the backward gives DK and DV the raw q and folds q's norms
-// m_i = max(||q_i||, eps) into the row scalars: den m in place of den, and beta = a0 m. The
+// m_i = max(||q_i||, eps) (from the forward's row scales 1 / m) into the row scalars: den m in
+// place of den, and beta = a0 m. The
 // pass is the normalised q's, since (a1 <k, q / m> + a0) dO / den = (a1 <k, q> + a0 m) dO /
 // (den m), and no normalised copy of q is needed.
 #pragma once
@@ -46,6 +47,7 @@ struct Params {
   void* out;                 // (batch, heads_a, n, dim), unit stride over dim
   int64_t o_sb, o_sh, o_sn;  // element strides of out over batch, head, token
   float* den_out;            // FWD: contiguous (batch, heads_a, n)
+  float* rnorm_out;          // FWD with a_eps > 0: a's row scales, contiguous (batch, heads_a, n)
   const float* den;          // DQ/DK/DV: contiguous (batch, query heads, n)
   const float* go;           // DQ/DK: contiguous (batch, query heads, n)
   const float* beta;         // DV: contiguous (batch, query heads, n)

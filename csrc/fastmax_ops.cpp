@@ -169,12 +169,13 @@ const float* heads_a1(const std::optional<at::Tensor>& a1_heads, const at::Tenso
 }
 
 // Out and den of the attention of q and k; q_eps > 0 (bfloat16 and float16 only): the pass
-// normalises q's rows, x / max(||x||, q_eps), else q and k are taken as given. a1_heads: see
-// Params.
+// normalises q's rows, x / max(||x||, q_eps), and writes their scales 1 / max(||x||, q_eps)
+// into rq, else q and k are taken as given. a1_heads: see Params.
 std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
                                           const at::Tensor& v, bool causal, double a0, double a1,
                                           bool allow_tf32, double q_eps,
-                                          const float* a1_heads = nullptr) {
+                                          const float* a1_heads = nullptr,
+                                          const at::Tensor& rq = at::Tensor()) {
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
   at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
@@ -186,6 +187,7 @@ std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor&
   p.heads_a = static_cast<int>(h);
   p.heads_bc = static_cast<int>(k.size(1));
   p.a_eps = static_cast<float>(q_eps);
+  if (q_eps > 0) p.rnorm_out = rq.data_ptr<float>();
   run_pass(kFwd, causal, p, q, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
   if (q.scalar_type() == at::kHalf) out = out.to(at::kHalf);
   return {out, den};
@@ -247,16 +249,6 @@ std::tuple<at::Tensor, at::Tensor> token_normalize(const at::Tensor& x_in, doubl
   return {y, rnorm};
 }
 
-// 1 / max(||x||, eps) per row (token_normalize's rnorm without y).
-at::Tensor token_rnorm(const at::Tensor& x_in, double eps) {
-  const at::Tensor x = unit_rows(x_in);
-  at::Tensor rnorm = at::empty({x.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
-  RowNorm r = row_norm_of(x, eps);
-  r.rnorm = rnorm.data_ptr<float>();
-  launch_rows(r, x, false);
-  return rnorm;
-}
-
 // dx of y = x * rnorm (token normalisation) from dy, written into dx (which may be dy itself
 // when dy is contiguous: each row is read whole before it is written).
 void token_normalize_bwd_into(const at::Tensor& grad_y_in, const at::Tensor& x_in,
@@ -288,11 +280,12 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
 
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
 // k by token_normalize, whose result (kn) and row scales (rk) are returned for the backward;
-// q inside the bfloat16 forward pass, which takes its rows' norms from the tiles and scales the
-// rows in registers (chunk_kernel.cuh, kRowScales), and into a temporary copy for float32 and for
-// eps outside [kPassEpsMin, kPassEpsMax).
-// eps == 0: q and k as given, kn and rk empty; a1_heads (eps == 0 only): see Params.
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
+// q inside the bfloat16 forward pass, which takes its rows' norms from the tiles, scales the
+// rows in registers (chunk_kernel.cuh, kRowScales) and writes their scales (rq), and into a
+// temporary copy (token_normalize's rq) for float32 and for eps outside [kPassEpsMin,
+// kPassEpsMax). rq is returned for the backward.
+// eps == 0: q and k as given, kn, rk and rq empty; a1_heads (eps == 0 only): see Params.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
     double a1, bool allow_tf32, double eps, const std::optional<at::Tensor>& a1_heads) {
   check_inputs(q, k, v);
@@ -302,17 +295,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
   const c10::cuda::CUDAGuard guard(q.device());
   if (eps == 0) {
     auto [out, den] = attend(q, k, v, causal, a0, a1, allow_tf32, 0.0, a1h);
-    const at::Tensor none = at::empty({0}, den.options());
-    return {out, den, at::empty({0}, k.options()), none};
+    const auto none = [&] { return at::empty({0}, den.options()); };  // distinct, not aliased
+    return {out, den, at::empty({0}, k.options()), none(), none()};
   }
   auto [kn, rk] = token_normalize(k, eps);
   if (q.scalar_type() == at::kFloat || eps < kPassEpsMin || eps >= kPassEpsMax) {
-    auto [out, den] = attend(std::get<0>(token_normalize(q, eps)), kn, v, causal, a0, a1,
-                             allow_tf32, 0.0);
-    return {out, den, kn, rk};
+    auto [qn, rq] = token_normalize(q, eps);
+    auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32, 0.0);
+    return {out, den, kn, rk, rq};
   }
-  auto [out, den] = attend(q, kn, v, causal, a0, a1, allow_tf32, eps);
-  return {out, den, kn, rk};
+  const at::Tensor rq = at::empty({q.size(0), q.size(1), q.size(2)}, rk.options());
+  auto [out, den] = attend(q, kn, v, causal, a0, a1, allow_tf32, eps, nullptr, rq);
+  return {out, den, kn, rk, rq};
 }
 
 // go[b, h, i] = <a[b, h, i], b[b, h, i]> in float32, on stream; a and b in the kernels' layout
@@ -432,12 +426,13 @@ void add_peak_gradient_(const at::Tensor& dx, const at::Tensor& x_in, const at::
   TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
-// The gradients of the attention, with go = <dO, out> per row computed, the three passes at once
-// on three streams. rq undefined: q and k as given, each gradient in its input's layout. rq
-// defined (token normalisation, k given normalised): q raw with rq = 1 / max(||q||, eps) per row,
-// folded into the dk and dv passes' row scalars (fastmax.h); the gradients with respect to the
-// normalised q and k are returned, dq and dk contiguous for the normalisation's backward in
-// place. a1_heads: see Params.
+// The gradients of the attention, with go = <dO, out> per row computed; dk and dv on side
+// streams. rq undefined: q and k as given, each gradient in its input's layout, the three passes
+// at once. rq defined (token normalisation, k given normalised): q raw with rq = 1 / max(||q||,
+// eps) per row, folded into the dk and dv passes' row scalars (fastmax.h), and dq after dk and dv
+// (at the paper's shape the three at once took the same median time, but some runs 5-8% longer:
+// csrc/PERF.md v18); the gradients with respect to the normalised q and k are returned, dq and dk
+// contiguous for the normalisation's backward in place. a1_heads: see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, bool causal, double a0, double a1,
@@ -452,7 +447,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   const bool folded = rq.defined();
   // DK and DV's den and DV's beta (fastmax.h): den / rq and a0 / rq with folded norms.
   const at::Tensor den_rows = folded ? at::div(dn, rq) : dn;
-  const at::Tensor beta = folded ? at::reciprocal(rq).mul_(a0) : at::full({b, h, n}, a0, dn.options());
+  const at::Tensor beta =
+      folded ? at::reciprocal(rq).mul_(a0) : at::full({b, h, n}, a0, dn.options());
 
   const at::Tensor go = at::empty({b, h, n}, q.options().dtype(at::kFloat));
   row_dot_into(gk, ok, go, stream);
@@ -465,9 +461,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   p.den = dn.data_ptr<float>();
   p.go = go.data_ptr<float>();
 
-  // dk and dv run on side streams, beside dq. The side streams join the current one before
-  // returning, so every tensor used there is released to the caching allocator only after that
-  // work is done.
+  // dk and dv run on side streams, beside dq or before it. The side streams join the current one
+  // before returning, so every tensor used there is released to the caching allocator only after
+  // that work is done.
   const int device = q.get_device();
   const c10::cuda::CUDAStream side_k = c10::cuda::getStreamFromPool(false, device);
   const c10::cuda::CUDAStream side_v = c10::cuda::getStreamFromPool(false, device);
@@ -489,17 +485,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   set_out(pv, dv);
   const at::Tensor states_v = run_pass(kDv, causal, pv, q, st, side_v.stream());
 
+  at::cuda::CUDAEvent k_done, v_done;
+  k_done.record(side_k);
+  v_done.record(side_v);
+  const auto join = [&] {
+    k_done.block(c10::cuda::getCurrentCUDAStream());
+    v_done.block(c10::cuda::getCurrentCUDAStream());
+  };
+  if (folded) join();
+
   Params pq = p;
   pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
   set_roles(pq, gk, vk, kk);
   set_out(pq, dq);
   const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
-
-  at::cuda::CUDAEvent k_done, v_done;
-  k_done.record(side_k);
-  v_done.record(side_v);
-  k_done.block(c10::cuda::getCurrentCUDAStream());
-  v_done.block(c10::cuda::getCurrentCUDAStream());
+  if (!folded) join();
 
   if (q.scalar_type() == at::kHalf) {
     dq = dq.to(at::kHalf), dk = dk.to(at::kHalf), dv = dv.to(at::kHalf);
@@ -507,14 +507,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   return {dq, dk, dv};
 }
 
-// Gradients with respect to q, k and v. eps > 0: through fwd's token normalisation (kn and rk
-// from fwd; q and k raw). q's row scales are computed again and folded into the passes, whose
-// gradients with respect to the normalised q and k take the normalisation's backward in place,
-// so the passes need no more memory than the gradients and kn.
+// Gradients with respect to q, k and v. eps > 0: through fwd's token normalisation (kn, rk and
+// rq from fwd; q and k raw). q's row scales are folded into the passes, whose gradients with
+// respect to the normalised q and k take the normalisation's backward in place, so the passes
+// need no more memory than the gradients and kn.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, const at::Tensor& kn, const at::Tensor& rk,
-    bool causal, double a0, double a1, bool allow_tf32, double eps,
+    const at::Tensor& rq, bool causal, double a0, double a1, bool allow_tf32, double eps,
     const std::optional<at::Tensor>& a1_heads) {
   check_inputs(q, k, v);
   TORCH_CHECK_VALUE(grad_out.sizes() == q.sizes() && out.sizes() == q.sizes(),
@@ -537,10 +537,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
   TORCH_CHECK_VALUE(kn.sizes() == k.sizes() && kn.scalar_type() == k.scalar_type() &&
                         kn.device() == k.device() && rk.scalar_type() == at::kFloat &&
                         rk.sizes() == at::IntArrayRef({k.size(0), k.size(1), k.size(2)}) &&
-                        rk.device() == k.device(),
-                    "fastmax CUDA op: with eps > 0, kn and rk must be fwd's normalised k and its "
-                    "float32 row scales");
-  const at::Tensor rq = token_rnorm(q, eps);
+                        rk.device() == k.device() && rq.scalar_type() == at::kFloat &&
+                        rq.sizes() == den.sizes() && rq.device() == q.device(),
+                    "fastmax CUDA op: with eps > 0, kn, rk and rq must be fwd's normalised k and "
+                    "the float32 row scales of k and q");
   auto [dq, dk, dv] = gradients(grad_out, q, kn, v, out, den, causal, a0, a1, allow_tf32, rq);
   token_normalize_bwd_into(dq, q, rq, eps, dq);
   token_normalize_bwd_into(dk, k, rk, eps, dk);
@@ -607,9 +607,9 @@ int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, bool causal, int6
 
 TORCH_LIBRARY(fastmax, m) {
   m.def("fwd(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, bool allow_tf32, "
-        "float eps=0., Tensor? a1_heads=None) -> (Tensor, Tensor, Tensor, Tensor)");
+        "float eps=0., Tensor? a1_heads=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, Tensor kn, "
-        "Tensor rk, bool causal, float a0, float a1, bool allow_tf32, float eps, "
+        "Tensor rk, Tensor rq, bool causal, float a0, float a1, bool allow_tf32, float eps, "
         "Tensor? a1_heads=None) "
         "-> (Tensor, Tensor, Tensor)");
   m.def("token_normalize(Tensor x, float eps) -> (Tensor, Tensor)");

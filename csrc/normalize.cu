@@ -1,5 +1,4 @@
-// Per-token L2 normalisation of q and k in one pass (or r alone when y is null), and its
-// gradient in one pass.
+// Per-token L2 normalisation of q and k in one pass, and its gradient in one pass.
 //
 //   y = x * r,  r = 1 / max(||x||, eps)
 //   dx = r * (dy - y <y, dy>)        where ||x|| > eps
@@ -33,14 +32,13 @@ __global__ void normalize_kernel(const RowNorm r) {
     ss += v[j] * v[j];
   }
   const float rn = 1.f / fmaxf(sqrtf(group_sum<32>(ss)), r.eps);
-  if (lane == 0) r.rnorm[row] = rn;
-  if (r.y == nullptr) return;
   T* y = static_cast<T*>(r.y) + row * r.dim;
 #pragma unroll
   for (int j = 0; j < kMaxPerLane; ++j) {
     const int d = lane + 32 * j;
     if (d < r.dim) y[d] = from_f<T>(v[j] * rn);
   }
+  if (lane == 0) r.rnorm[row] = rn;
 }
 
 template <typename T>
@@ -91,8 +89,6 @@ __global__ void __launch_bounds__(kVecThreads) normalize_vec_kernel(const RowNor
     const float rn = 1.f / fmaxf(sqrtf(group_sum<LPR>(ss)), r.eps);
     if (i >= r.n) continue;
     const int64_t row = at.bh * r.n + i;
-    if (at.part == 0) r.rnorm[row] = rn;
-    if (r.y == nullptr) continue;
     uint4* y = reinterpret_cast<uint4*>(static_cast<T*>(r.y) + row * r.dim);
 #pragma unroll
     for (int v = 0; v < NV; ++v) {
@@ -100,6 +96,7 @@ __global__ void __launch_bounds__(kVecThreads) normalize_vec_kernel(const RowNor
       for (int e = 0; e < V; ++e) f[v][e] *= rn;
       y[at.part + LPR * v] = pack<T>(f[v]);
     }
+    if (at.part == 0) r.rnorm[row] = rn;
   }
 }
 

@@ -3,8 +3,8 @@
 ``csrc/`` declares these operators in the ``fastmax`` namespace::
 
     fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0, a1_heads=None)
-        -> (out, den, kn, rk)
-    fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps,
+        -> (out, den, kn, rk, rq)
+    fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, rq, causal, a0, a1, allow_tf32, eps,
                  a1_heads=None) -> (dq, dk, dv)
 
     fastmax::token_normalize(x, eps) -> (y, rnorm)
@@ -23,9 +23,10 @@ its query heads their own a1 (the ``seq_max`` normalisation folded into the weig
 ``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
 the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
 does): the bfloat16 and float16 forward pass scales q's rows in registers, float32 reads a
-temporary normalised copy. Only the normalised k (``kn``) and its row scales (``rk``) are kept
-for the backward, which takes q's row norms again and folds them into its passes (no normalised
-copy of q): one forward+backward then needs the gradients, ``out`` and one normalised copy.
+temporary normalised copy. Only the normalised k (``kn``) and the row scales of k and q
+(``rk``, ``rq``; the bfloat16 pass writes q's) are kept for the backward, which folds q's
+norms into its passes (no normalised copy of q): one forward+backward then needs the
+gradients, ``out`` and one normalised copy.
 ``bwd`` returns the gradients of the raw q and k.
 ``out`` takes ``v``'s layout and each gradient its input's (dq and dk are contiguous with
 ``eps > 0``): token-major (memory order batch, token, head, dim) for a transposed view of a
@@ -172,11 +173,15 @@ def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0, a1_heads=None):
     out = _empty_like_layout(v, (b, h, n, v.shape[3]), q.dtype)
     den = q.new_empty((b, h, n), dtype=torch.float32)
     if eps > 0:
-        return out, den, k.new_empty(k.shape), k.new_empty(k.shape[:3], dtype=torch.float32)
-    return out, den, k.new_empty((0,)), k.new_empty((0,), dtype=torch.float32)
+        rk = k.new_empty(k.shape[:3], dtype=torch.float32)
+        return out, den, k.new_empty(k.shape), rk, q.new_empty((b, h, n), dtype=torch.float32)
+    rk, rq = (k.new_empty((0,), dtype=torch.float32) for _ in "kq")  # distinct, not aliased
+    return out, den, k.new_empty((0,)), rk, rq
 
 
-def _fake_bwd(grad_out, q, k, v, out, den, kn, rk, causal, a0, a1, allow_tf32, eps, a1_heads=None):
+def _fake_bwd(
+    grad_out, q, k, v, out, den, kn, rk, rq, causal, a0, a1, allow_tf32, eps, a1_heads=None
+):
     # With eps > 0, dq and dk come from the normalisation's backward, which writes contiguous rows.
     dq, dk = (
         (x.new_empty(x.shape) if eps > 0 else _empty_like_layout(x, x.shape, q.dtype))
@@ -210,18 +215,20 @@ def _setup_context(ctx, inputs, output):
     q, k, v, causal, a0, a1, allow_tf32, *rest = inputs
     eps = rest[0] if rest else 0.0  # the schema's defaults, where the call left them out
     a1_heads = rest[1] if len(rest) > 1 else None
-    out, den, kn, rk = output
-    ctx.save_for_backward(q, k, v, out, den, kn, rk, a1_heads)
+    out, den, kn, rk, rq = output
+    ctx.save_for_backward(q, k, v, out, den, kn, rk, rq, a1_heads)
     ctx.options = (causal, a0, a1, allow_tf32, eps)
-    ctx.mark_non_differentiable(den, kn, rk)
+    ctx.mark_non_differentiable(den, kn, rk, rq)
     # The outputs without a gradient would otherwise get zero-filled ones: kn's is as large as k.
     # The backward runs only for a gradient of out, the one differentiable output.
     ctx.set_materialize_grads(False)
 
 
-def _backward(ctx, grad_out, _grad_den, _grad_kn, _grad_rk):
-    q, k, v, out, den, kn, rk, a1_heads = ctx.saved_tensors
-    dq, dk, dv = torch.ops.fastmax.bwd(grad_out, q, k, v, out, den, kn, rk, *ctx.options, a1_heads)
+def _backward(ctx, grad_out, _grad_den, _grad_kn, _grad_rk, _grad_rq):
+    q, k, v, out, den, kn, rk, rq, a1_heads = ctx.saved_tensors
+    dq, dk, dv = torch.ops.fastmax.bwd(
+        grad_out, q, k, v, out, den, kn, rk, rq, *ctx.options, a1_heads
+    )
     return dq, dk, dv, None, None, None, None, None, None
 
 

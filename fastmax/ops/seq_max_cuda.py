@@ -43,9 +43,7 @@ class SeqMaxAttention(torch.autograd.Function):
         sq_k = torch.ops.fastmax.row_dot(k, k)
         peak_q, peak_k, a1_heads = torch.ops.fastmax.seq_max_a1(sq_q, sq_k, a1, SEQ_MAX_FLOOR)
         q_in = _scaled_q(q, _floored(peak_q)) if q.shape[1] != k.shape[1] else q
-        out, den, _, _ = torch.ops.fastmax.fwd(
-            q_in, k, v, causal, a0, a1, allow_tf32, 0.0, a1_heads
-        )
+        out, den, *_ = torch.ops.fastmax.fwd(q_in, k, v, causal, a0, a1, allow_tf32, 0.0, a1_heads)
         ctx.save_for_backward(q, k, v, out, den, sq_q, sq_k, peak_q, peak_k, a1_heads)
         ctx.options = (causal, a0, a1, allow_tf32)
         return out
@@ -59,8 +57,9 @@ class SeqMaxAttention(torch.autograd.Function):
             p_q = _floored(peak_q)
             q_in = _scaled_q(q, p_q)
         none = den.new_empty((0,))
+        kept = k.new_empty((0,)), none, none  # fwd's kn, rk and rq: empty without eps
         dq, dk, dv = torch.ops.fastmax.bwd(
-            grad_out, q_in, k, v, out, den, k.new_empty((0,)), none, *ctx.options, 0.0, a1_heads
+            grad_out, q_in, k, v, out, den, *kept, *ctx.options, 0.0, a1_heads
         )
         s_k = torch.ops.fastmax.row_dot(dk, k)  # summed per head: a1' dL/da1'
         if grouped:  # dq is dL/d(q / P_q): dL/dP_q = -sum_i <dq_i, q_i> / P_q^2
