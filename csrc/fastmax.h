@@ -19,9 +19,9 @@
 // over the query heads of each key/value head (GQA) inside the kernel. With token
 // normalisation the backward gives DK and DV the raw q and folds q's norms
 // m_i = max(||q_i||, eps) (from the forward's row scales 1 / m) into the row scalars: den m in
-// place of den, and beta = a0 m. The
-// pass is the normalised q's, since (a1 <k, q / m> + a0) dO / den = (a1 <k, q> + a0 m) dO /
-// (den m), and no normalised copy of q is needed.
+// place of den, and beta = a0 m. The pass is the normalised q's, since
+// (a1 <k, q / m> + a0) dO / den = (a1 <k, q> + a0 m) dO / (den m), and no normalised copy of q
+// is needed.
 #pragma once
 
 #include <cstdint>
@@ -177,7 +177,7 @@ struct RowNorm {
   int64_t x_sb, x_sh, x_sn;
   const void* dy;
   int64_t dy_sb, dy_sh, dy_sn;
-  void* y;   // forward output (null: rnorm alone)
+  void* y;   // forward output
   void* dx;  // backward output
   float* rnorm;
   int batch, heads, n, dim;
