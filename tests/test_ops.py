@@ -315,8 +315,8 @@ def test_token_major_inputs_give_token_major_outputs(dtype):
     q, k, v = (base.to("cuda", DTYPES[dtype])[:, :, i].transpose(1, 2) for i in range(3))
     grad = torch.randn(2, 300, 4, 64, generator=gen).to("cuda", DTYPES[dtype]).transpose(1, 2)
     options = (True, 1.0, 1.0, False)
-    out, den, *kept = torch.ops.fastmax.fwd(q, k, v, *options)
-    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *kept, *options, 0.0)
+    out, den, *saved = torch.ops.fastmax.fwd(q, k, v, *options)
+    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *saved, *options, 0.0)
     dense = [t.contiguous() for t in (q, k, v)]
     dense_out, dense_den, *kept = torch.ops.fastmax.fwd(*dense, *options)
     dense_grads = torch.ops.fastmax.bwd(
@@ -436,8 +436,8 @@ def test_normalisation_of_tiny_and_zero_query_rows(eps):
     q, k, v = (x.to("cuda", torch.bfloat16) for x in (q, k, v))
     grad = torch.randn(1, 2, 200, 128, generator=gen).to("cuda", torch.bfloat16)
     options = (True, 1.0, 1.0, False)
-    out, den, *kept = torch.ops.fastmax.fwd(q, k, v, *options, eps)
-    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *kept, *options, eps)
+    out, den, *saved = torch.ops.fastmax.fwd(q, k, v, *options, eps)
+    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *saved, *options, eps)
     (qn, rq), (kn_ref, rk_ref) = (torch.ops.fastmax.token_normalize(x, eps) for x in (q, k))
     ref_out, ref_den, *kept = torch.ops.fastmax.fwd(qn, kn_ref, v, *options, 0.0)
     dqn, dkn, ref_dv = torch.ops.fastmax.bwd(
