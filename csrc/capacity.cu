@@ -10,7 +10,7 @@ size_t shared_memory_needed(int dtype, int dim) {
     return S::bytes(S::SINGLE_FALLBACK ? 1 : S::STAGES);
   };
   size_t most = 0;
-  for (int kind : {kFwd, kDq, kDk, kDv}) {
+  for (int kind : {kFwd, kDq, kDqn, kDk, kDv}) {
     const size_t b = visit_shape(dtype, kind, dim, least);
     most = b > most ? b : most;
   }

@@ -72,7 +72,10 @@ struct StepPos {
 template <typename T, int P, int KIND>
 struct Shape {
   static constexpr int QT = column_tile(P);  // output columns per block
-  static constexpr int QTE = QT + (KIND == kFwd ? 8 : 0);     // + a ones column (denominator)
+  // A ones column of C: the forward's denominator; in DQN the sum over c of its weights
+  // (<dO_i, v_c> - go_i), for the normalisation's backward in the epilogue.
+  static constexpr bool ONES = KIND == kFwd || KIND == kDqn;
+  static constexpr int QTE = QT + (ONES ? 8 : 0);             // + the ones column's n-tile
   static constexpr int NT = QTE / 8;                          // output n-tiles
   static constexpr int LDP = Frag<T>::ld(P);
   static constexpr int LDC = Frag<T>::ld(QTE);
@@ -83,11 +86,10 @@ struct Shape {
   static constexpr int WARPS = sizeof(T) == 4 ? 8 : 4;
   static constexpr int THREADS = 32 * WARPS;
   static constexpr int PAIRS = WARPS / kRowSlices;  // warps per row slice
-  // Output n-tiles per warp: its share of the QT / 8 data tiles, plus the ones tile in the
-  // forward.
+  // Output n-tiles per warp: its share of the QT / 8 data tiles, plus the ones tile (ONES).
   static constexpr int ND = QT / 8;
   static constexpr int NDW = ND / PAIRS;
-  static constexpr int NO = NDW + (KIND == kFwd ? 1 : 0);
+  static constexpr int NO = NDW + (ONES ? 1 : 0);
   // State S (P x QTE): its P / 16 m-tiles go to the warps, MT each; where there are fewer
   // m-tiles than warps, the warps of one m-tile split its NT n-tiles in ranges of NS.
   static constexpr int M = P / 16;
@@ -102,7 +104,7 @@ struct Shape {
   // sigma = beta^T C. bfloat16: a matrix product per chunk, C^T (the tile read transposed)
   // times a fragment whose columns 0 and 1 hold beta's high and low bfloat16 parts; warp w owns
   // columns 16 w .. + 15 over all the chunk's rows, so sigma needs no sum across warps and no
-  // barrier of its own (the forward's ones column is the count of key rows). float32: each warp
+  // barrier of its own (the ones column's is the count of key rows). float32: each warp
   // sums kChunk / WARPS rows in scalar code into its own partials, reduced after a barrier.
   static constexpr bool MMA_SIGMA = sizeof(T) == 2;
   static_assert(!MMA_SIGMA || QT / 16 <= WARPS, "one sigma m-tile per warp");
@@ -254,9 +256,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   using F = Frag<T>;
   using S = Shape<T, P, KIND>;
   // bfloat16 at head_dim 128 in the sm_90a build: the products are warpgroup instructions
-  // (wgmma.cuh), a and b in swizzled tiles, c too where it has 64 columns (the forward's ones
-  // column makes 72), the state in core matrices; elsewhere mma.sync on padded rows. Each
-  // layout fits in the padded tile's space.
+  // (wgmma.cuh), a and b in swizzled tiles, c too where it has 64 columns (the ones column of
+  // the forward and DQN makes 72), the state in core matrices; elsewhere mma.sync on padded rows.
+  // Each layout fits in the padded tile's space.
   constexpr bool kWg = FASTMAX_WGMMA && sizeof(T) == 2 && P == 128;
   constexpr int kLayAB = kWg ? kSwizzled : kPadded, kLayS = kWg ? kCores : kPadded;
   constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT;
@@ -269,6 +271,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   constexpr int ND = S::ND, NDW = S::NDW, NO = S::NO, MT = S::MT, NS = S::NS;
   constexpr int WARPS = S::WARPS, THREADS = S::THREADS;
   constexpr bool kBwdCols = (KIND == kDk || KIND == kDv);  // b, c per query head of a kv head
+  constexpr bool kIsDq = KIND == kDq || KIND == kDqn;
   constexpr bool kMasterInSmem = sizeof(T) == 4;           // see publish_state
   constexpr bool kMmaSigma = S::MMA_SIGMA;
   // Row scales of a (Params::a_eps): the bfloat16 forward only. The float32 passes are limited by
@@ -339,9 +342,9 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     }
     // Row scalars: den (DQ), then go (DQ, DK) or beta (DV) of the query head whose rows are a
     // (DQ) or b, c (DK, DV).
-    if ((KIND == kDq && with_a) || (kBwdCols && with_bc)) {
-      const int qh = KIND == kDq ? ha : hb;
-      const int64_t off = (int64_t(bidx) * (KIND == kDq ? p.heads_a : p.heads_bc) + qh) * n;
+    if ((kIsDq && with_a) || (kBwdCols && with_bc)) {
+      const int qh = kIsDq ? ha : hb;
+      const int64_t off = (int64_t(bidx) * (kIsDq ? p.heads_a : p.heads_bc) + qh) * n;
       float* dst = s_scalar + st * S::SCALARS;
       if constexpr (kBwdCols) {
         // The den of the C rows this thread copies, for scale_own_rows once they have landed.
@@ -364,7 +367,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   // Shared state: S (element type, s folded in), sigma (float32); the ones column of C.
   for (int i = tid; i < S::STATE; i += THREADS) F::set(s_state + i, 0.f);
   for (int i = tid; i < S::SIGMA_FLOATS; i += THREADS) s_sigma[i] = 0.f;
-  if (KIND == kFwd) {
+  if (S::ONES) {
     for (int st = 0; st < STAGES; ++st)
       for (int i = tid; i < kChunk * 8; i += THREADS)
         F::set(tile_at<kLayC>(stage_ptr(st) + 2 * S::TILE_A, LDC, i / 8, QT + i % 8),
@@ -513,7 +516,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           F::mma(sig, cf, beta_fragment(st, ck, 16 * kk), p.split);
         }
       }
-      if (KIND == kFwd) ones_sigma += float(min(kChunk, n - ck * kChunk));
+      if (S::ONES) ones_sigma += float(min(kChunk, n - ck * kChunk));
     } else {
       constexpr int kSigmaRows = kChunk / WARPS;
 #pragma unroll 4
@@ -590,7 +593,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         s_sigma[16 * warp + g8] = sig[0] + sig[1];
         s_sigma[16 * warp + g8 + 8] = sig[2] + sig[3];
       }
-      if (KIND == kFwd && tid == 0) s_sigma[QT] = ones_sigma;
+      if (S::ONES && tid == 0) s_sigma[QT] = ones_sigma;
     } else {
 #pragma unroll
       for (int i = 0; i < NCOL; ++i)
@@ -623,7 +626,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         sig[0] = seg_sigma[16 * warp + g8];
         sig[2] = seg_sigma[16 * warp + g8 + 8];
       }
-      if (KIND == kFwd) ones_sigma = seg_sigma[QT];
+      if (S::ONES) ones_sigma = seg_sigma[QT];
     } else {
 #pragma unroll
       for (int i = 0; i < NCOL; ++i)
@@ -648,15 +651,15 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     for (int col = tid; col < QTE; col += THREADS) seg_state[P * QTE + col] = s_sigma[col];
   };
 
-  // out[j] += a x tile[k0 .. k0 + 15][this warp's output n-tiles]: the data tiles, then in the
-  // forward the ones tile (n-tile ND).
+  // out[j] += a x tile[k0 .. k0 + 15][this warp's output n-tiles]: the data tiles, then the
+  // ones tile (n-tile ND, ONES).
   auto mma_out = [&](auto perm, float (*out)[4], const typename F::A& a, const T* tile, int ld,
                      int k0) {
     constexpr bool PERM = decltype(perm)::value;
     mma_tiles<F, NDW, PERM>(tile, ld, k0, lane, o_n0, NDW, [&](int j, const typename F::B& b) {
       F::mma(out[j], a, b, p.split);
     });
-    if constexpr (KIND == kFwd) {
+    if constexpr (S::ONES) {
       mma_tiles<F, 1, PERM>(tile, ld, k0, lane, ND, 1, [&](int, const typename F::B& b) {
         F::mma(out[NDW], a, b, p.split);
       });
@@ -749,6 +752,27 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     scale_rows(out);
   };
 
+  // DQN: this thread's q pairs (two rows, NDW pairs each) and row scales of chunk ck, loaded at
+  // the top of its step so that the epilogue does not wait on memory (loaded there, the causal
+  // dq pass took 3.2x its time: csrc/PERF.md v19).
+  typename F::Pair q_pairs[2][NDW];
+  float q_rn[2] = {1.f, 1.f};
+  auto load_q = [&](int ck) {
+    if constexpr (KIND == kDqn) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = ck * kChunk + 16 * rs + g8 + 8 * half;
+        if (row >= n) continue;
+        q_rn[half] = p.nq_rnorm[(int64_t(bidx) * p.heads_a + ha) * n + row];
+        const T* q_row = static_cast<const T*>(p.nq) + bidx * p.nq_sb + ha * p.nq_sh +
+                         row * p.nq_sn + q0;
+#pragma unroll
+        for (int j = 0; j < NDW; ++j)
+          q_pairs[half][j] = F::load_pair(q_row + 8 * (o_n0 + j) + 2 * t4);
+      }
+    }
+  };
+
   // Finish rows of this warp: fs_r * (out + alpha_r sigma), stored in the element type.
   auto epilogue = [&](int st, int ck, float (*out)[4]) {
     const float* sc = s_scalar + st * S::SCALARS;
@@ -759,7 +783,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       const int row = ck * kChunk + r;
       float alpha = 1.f, fs = 1.f;
       if (KIND == kFwd) alpha = p.a0;
-      if (KIND == kDq) {
+      if (kIsDq) {
         alpha = -sc[kChunk + r];
         fs = div_fast(a1, sc[r]);
       }
@@ -776,13 +800,28 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           if (norm_rows) p.rnorm_out[at] = r_a[half];
         }
       }
+      // DQN (fastmax.h): dq = rn (dy - y <y, dy>) with y = q rn, where <y, dy> = -(a0 / den) t
+      // and t, the ones column, is sum_c (<dO, v_c> - go): so dq = rn dy + coef q. A clamped
+      // norm (rn == 1 / eps) makes y linear in q: coef = 0.
+      const float rn = q_rn[half];
+      float coef = 0.f;
+      if constexpr (KIND == kDqn) {
+        const float t_own = out[NO - 1][2 * half] + alpha * s_sigma[QT];
+        const float t = __shfl_sync(0xffffffffu, t_own, lane & ~3);
+        coef = rn * p.nq_eps < 0.9999f ? rn * rn * div_fast(p.a0, sc[r]) * t : 0.f;
+      }
       if (row >= n) continue;
 #pragma unroll
       for (int j = 0; j < NDW; ++j) {
         const int col = 8 * (o_n0 + j) + 2 * t4;
-        F::store2(o_base + row * p.o_sn + col,
-                  fs * (out[j][2 * half] + alpha * s_sigma[col]),
-                  fs * (out[j][2 * half + 1] + alpha * s_sigma[col + 1]));
+        float y0 = fs * (out[j][2 * half] + alpha * s_sigma[col]);
+        float y1 = fs * (out[j][2 * half + 1] + alpha * s_sigma[col + 1]);
+        if constexpr (KIND == kDqn) {
+          const float2 x = F::unpack(q_pairs[half][j]);
+          y0 = rn * y0 + coef * x.x;
+          y1 = rn * y1 + coef * x.y;
+        }
+        F::store2(o_base + row * p.o_sn + col, y0, y1);
       }
     }
   };
@@ -827,6 +866,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       const int st = STAGES == 2 ? (ck - c_begin) & 1 : 0;
       arrive(ck - c_begin, n_chunks, -1,
              [&](int c2) { load(STAGES == 2 ? c2 & 1 : 0, c_begin + c2, 0, true, false); });
+      load_q(ck);
       float out[NO][4];
       apply_state(st, out, no_more);
       epilogue(st, ck, out);
@@ -849,6 +889,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       arrive(step, total, kBwdCols ? ck : -1, [&](int s2) {
         load(STAGES == 2 ? s2 & 1 : 0, chunk_at(ahead.c), ahead.g, true, true);
       });
+      if (g == group - 1) load_q(ck);
       const T* ta = stage_ptr(st);
       const T* tb = ta + S::TILE_A;
       const T* tc = ta + 2 * S::TILE_A;
@@ -909,7 +950,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int r = 16 * rs + g8 + 8 * half;
-        const float alpha = KIND == kFwd ? p.a0 : (KIND == kDq ? -sc[kChunk + r] : 1.f);
+        const float alpha = KIND == kFwd ? p.a0 : (kIsDq ? -sc[kChunk + r] : 1.f);
         // Columns lo <= c <= hi are kept: the scan's triangle and the columns that exist.
         const int valid = n - ck * kChunk;
         const int lo = MODE == kScanFwd ? 0 : r;
@@ -1057,6 +1098,8 @@ auto visit_kind(int kind, int dim, Fn&& fn) {
       return visit_dim<T, kFwd>(dim, fn);
     case kDq:
       return visit_dim<T, kDq>(dim, fn);
+    case kDqn:
+      return visit_dim<T, kDqn>(dim, fn);
     case kDk:
       return visit_dim<T, kDk>(dim, fn);
     default:
@@ -1096,7 +1139,7 @@ cudaError_t launch_one(const Params& p, cudaStream_t stream) {
 
 template <typename T, int KIND>
 cudaError_t launch_kind(bool causal, const Params& p, cudaStream_t stream) {
-  constexpr int SCAN = (KIND == kFwd || KIND == kDq) ? kScanFwd : kScanRev;
+  constexpr int SCAN = (KIND == kFwd || KIND == kDq || KIND == kDqn) ? kScanFwd : kScanRev;
   switch (p.dim) {
     case 32:
       return causal ? launch_one<T, 32, KIND, SCAN>(p, stream) : launch_one<T, 32, KIND, kFull>(p, stream);

@@ -12,6 +12,7 @@
 //   kind  a          b          c          s    alpha        beta        fs          scan
 //   FWD   q          k          v (+ones)  a1   a0           1           1/den       fwd
 //   DQ    dO         v          k          1    -go          1           a1/den      fwd
+//   DQN   dO         v          k (+ones)  1    -go          1           a1/den      fwd
 //   DK    v          dO         q / den    1    1            -go         a1          rev
 //   DV    k          q          dO / den   a1   1            beta        1           rev
 //
@@ -21,7 +22,11 @@
 // m_i = max(||q_i||, eps) (from the forward's row scales 1 / m) into the row scalars: den m in
 // place of den, and beta = a0 m. The pass is the normalised q's, since
 // (a1 <k, q / m> + a0) dO / den = (a1 <k, q> + a0 m) dO / (den m), and no normalised copy of q
-// is needed.
+// is needed. DQN is DQ with the normalisation's backward in its epilogue: with y = q / m and
+// dy DQ's output, <y, dy> = -(a0 / den) sum_c (<dO, v_c> - go), which a ones column of C gives
+// (as the forward's gives den), so each block of a row's column tiles finishes
+// dq = (dy - y <y, dy>) / m from q's tile alone (bfloat16 at head_dim 128; elsewhere DQ and a
+// row pass).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +35,7 @@
 
 namespace fastmax {
 
-enum Kind : int { kFwd = 0, kDq = 1, kDk = 2, kDv = 3 };
+enum Kind : int { kFwd = 0, kDq = 1, kDk = 2, kDv = 3, kDqn = 4 };
 
 constexpr int kChunk = 64;  // tokens per chunk
 
@@ -51,6 +56,12 @@ struct Params {
   const float* den;          // DQ/DK/DV: contiguous (batch, query heads, n)
   const float* go;           // DQ/DK: contiguous (batch, query heads, n)
   const float* beta;         // DV: contiguous (batch, query heads, n)
+  // DQN (above): q as given, in the kernels' layout with these element strides, its row scales
+  // 1 / max(||q||, eps) (contiguous (batch, heads_a, n)) and eps.
+  const void* nq;
+  int64_t nq_sb, nq_sh, nq_sn;
+  const float* nq_rnorm;
+  float nq_eps;
   int batch;
   int heads_a;               // heads of a and out
   int heads_bc;              // heads of b and c

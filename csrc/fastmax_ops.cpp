@@ -431,12 +431,14 @@ void add_peak_gradient_(const at::Tensor& dx, const at::Tensor& x_in, const at::
 // at once. rq defined (token normalisation, k given normalised): q raw with rq = 1 / max(||q||,
 // eps) per row, folded into the dk and dv passes' row scalars (fastmax.h), and dq after dk and dv
 // (at the paper's shape the three at once took the same median time, but some runs 5-8% longer:
-// csrc/PERF.md v18); the gradients with respect to the normalised q and k are returned, dq and dk
-// contiguous for the normalisation's backward in place. a1_heads: see Params.
+// csrc/PERF.md v18); dq is then with respect to q as given (the DQN pass, or DQ and the
+// normalisation's backward in place) and dk with respect to the normalised k, contiguous for
+// that backward in place. a1_heads: see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, bool causal, double a0, double a1,
-    bool allow_tf32, const at::Tensor& rq = at::Tensor(), const float* a1_heads = nullptr) {
+    bool allow_tf32, const at::Tensor& rq = at::Tensor(), double eps = 0,
+    const float* a1_heads = nullptr) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const at::Tensor gk = kernel_view(grad_out);
@@ -498,19 +500,28 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   pq.heads_a = static_cast<int>(h), pq.heads_bc = static_cast<int>(hkv);
   set_roles(pq, gk, vk, kk);
   set_out(pq, dq);
-  const at::Tensor states_q = run_pass(kDq, causal, pq, q, st, stream);
+  // DQN where it is built (fastmax.h): bfloat16 tiles at head_dim 128.
+  const bool dqn = folded && st == at::kBFloat16 && d == 128;
+  const at::Tensor rq_rows = dqn ? rq.contiguous() : rq;
+  if (dqn) {
+    pq.nq = qk.data_ptr(), pq.nq_sb = qk.stride(0), pq.nq_sh = qk.stride(1);
+    pq.nq_sn = qk.stride(2);
+    pq.nq_rnorm = rq_rows.data_ptr<float>(), pq.nq_eps = static_cast<float>(eps);
+  }
+  const at::Tensor states_q = run_pass(dqn ? kDqn : kDq, causal, pq, q, st, stream);
   if (!folded) join();
 
   if (q.scalar_type() == at::kHalf) {
     dq = dq.to(at::kHalf), dk = dk.to(at::kHalf), dv = dv.to(at::kHalf);
   }
+  if (folded && !dqn) token_normalize_bwd_into(dq, q, rq, eps, dq);
   return {dq, dk, dv};
 }
 
 // Gradients with respect to q, k and v. eps > 0: through fwd's token normalisation (kn, rk and
-// rq from fwd; q and k raw). q's row scales are folded into the passes, whose gradients with
-// respect to the normalised q and k take the normalisation's backward in place, so the passes
-// need no more memory than the gradients and kn.
+// rq from fwd; q and k raw). q's row scales are folded into the passes, and the normalisations'
+// backward is in the dq pass (DQN) or in place on the passes' gradients, so the passes need no
+// more memory than the gradients and kn.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& out, const at::Tensor& den, const at::Tensor& kn, const at::Tensor& rk,
@@ -533,7 +544,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
   const c10::cuda::CUDAGuard guard(q.device());
   const float* a1h = heads_a1(a1_heads, q, k, eps);
   if (eps == 0)
-    return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, at::Tensor(), a1h);
+    return gradients(grad_out, q, k, v, out, den, causal, a0, a1, allow_tf32, at::Tensor(), 0,
+                     a1h);
   TORCH_CHECK_VALUE(kn.sizes() == k.sizes() && kn.scalar_type() == k.scalar_type() &&
                         kn.device() == k.device() && rk.scalar_type() == at::kFloat &&
                         rk.sizes() == at::IntArrayRef({k.size(0), k.size(1), k.size(2)}) &&
@@ -541,8 +553,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> bwd(
                         rq.sizes() == den.sizes() && rq.device() == q.device(),
                     "fastmax CUDA op: with eps > 0, kn, rk and rq must be fwd's normalised k and "
                     "the float32 row scales of k and q");
-  auto [dq, dk, dv] = gradients(grad_out, q, kn, v, out, den, causal, a0, a1, allow_tf32, rq);
-  token_normalize_bwd_into(dq, q, rq, eps, dq);
+  auto [dq, dk, dv] =
+      gradients(grad_out, q, kn, v, out, den, causal, a0, a1, allow_tf32, rq, eps);
   token_normalize_bwd_into(dk, k, rk, eps, dk);
   return {dq, dk, dv};
 }

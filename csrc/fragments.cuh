@@ -139,6 +139,10 @@ struct Frag<__nv_bfloat16> {
   __device__ static float2 load2(const T* p) {
     return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
   }
+  // Two elements as loaded, unpacked later (loads issued ahead of their use).
+  using Pair = __nv_bfloat162;
+  __device__ static Pair load_pair(const T* p) { return *reinterpret_cast<const Pair*>(p); }
+  __device__ static float2 unpack(Pair v) { return __bfloat1622float2(v); }
   __device__ static void set(T* p, float x) { *p = __float2bfloat16_rn(x); }
 };
 
@@ -248,6 +252,9 @@ struct Frag<float> {
 
   __device__ static void store2(T* p, float x, float y) { *reinterpret_cast<float2*>(p) = make_float2(x, y); }
   __device__ static float2 load2(const T* p) { return *reinterpret_cast<const float2*>(p); }
+  using Pair = float2;
+  __device__ static Pair load_pair(const T* p) { return load2(p); }
+  __device__ static float2 unpack(Pair v) { return v; }
   __device__ static void set(T* p, float x) { *p = x; }
 };
 

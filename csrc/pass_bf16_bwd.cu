@@ -4,6 +4,7 @@
 namespace fastmax {
 
 cudaError_t launch_pass_bf16_fwd_dq(Kind kind, bool causal, const Params& p, cudaStream_t stream);
+cudaError_t launch_pass_bf16_dqn(bool causal, const Params& p, cudaStream_t stream);
 
 cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream) {
   switch (kind) {
@@ -14,6 +15,8 @@ cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream
       return launch_kind<__nv_bfloat16, kDk>(causal, p, stream);
     case kDv:
       return launch_kind<__nv_bfloat16, kDv>(causal, p, stream);
+    case kDqn:
+      return launch_pass_bf16_dqn(causal, p, stream);
   }
   return cudaErrorInvalidValue;
 }

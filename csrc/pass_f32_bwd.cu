@@ -14,6 +14,8 @@ cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_
       return launch_kind<float, kDk>(causal, p, stream);
     case kDv:
       return launch_kind<float, kDv>(causal, p, stream);
+    case kDqn:  // bfloat16 only (fastmax.h)
+      break;
   }
   return cudaErrorInvalidValue;
 }

@@ -80,7 +80,9 @@ int split_segments(int dtype, Kind kind, bool causal, int64_t batch, int heads, 
   // With more than half the SMs busy, only non-causal passes that run alone are cut for two
   // blocks per SM: the forward, and dq, which runs after dk and dv (they share the SMs on two
   // streams).
-  if (!half_idle && (causal || (kind != kFwd && kind != kDq) || warps != 4)) return 1;
+  if (!half_idle && (causal || (kind != kFwd && kind != kDq && kind != kDqn) || warps != 4)) {
+    return 1;
+  }
   // Blocks of this pass one SM holds at once, by shared memory (0: the pass does not fit).
   const int64_t per_sm = visit_shape(dtype, kind, dim, [&](auto tag, auto pc, auto kc) -> int64_t {
     using T = typename decltype(tag)::type;
