@@ -182,7 +182,7 @@ def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0, a1_heads=None):
 def _fake_bwd(
     grad_out, q, k, v, out, den, kn, rk, rq, causal, a0, a1, allow_tf32, eps, a1_heads=None
 ):
-    # With eps > 0, dq and dk come from the normalisation's backward, which writes contiguous rows.
+    # With eps > 0, dq (DQN or the normalisation's backward) and dk are contiguous rows.
     dq, dk = (
         (x.new_empty(x.shape) if eps > 0 else _empty_like_layout(x, x.shape, q.dtype))
         for x in (q, k)
