@@ -773,6 +773,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     }
   };
 
+  // The ones column (ONES) of row half of this warp's rows, out + alpha sigma, for every lane of
+  // the row: the warp's last n-tile, column 0, which lane t4 == 0 holds. The forward's den,
+  // DQN's t.
+  auto ones_column = [&](float (*out)[4], int half, float alpha) {
+    return __shfl_sync(0xffffffffu, out[NO - 1][2 * half] + alpha * s_sigma[QT], lane & ~3);
+  };
+
   // Finish rows of this warp: fs_r * (out + alpha_r sigma), stored in the element type.
   auto epilogue = [&](int st, int ck, float (*out)[4]) {
     const float* sc = s_scalar + st * S::SCALARS;
@@ -789,10 +796,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       }
       if (KIND == kDk) fs = a1;
       if (KIND == kFwd) {
-        // The ones column (this warp's last n-tile, column 0) holds the denominator; lane
-        // t4 == 0 has it.
-        const float d_own = out[NO - 1][2 * half] + alpha * s_sigma[QT];
-        const float den = __shfl_sync(0xffffffffu, d_own, lane & ~3);
+        const float den = ones_column(out, half, alpha);
         fs = rcp_fast(den);
         if (tile == 0 && o_n0 == 0 && t4 == 0 && row < n) {
           const int64_t at = (int64_t(bidx) * p.heads_a + ha) * n + row;
@@ -801,14 +805,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         }
       }
       // DQN (fastmax.h): dq = rn (dy - y <y, dy>) with y = q rn, where <y, dy> = -(a0 / den) t
-      // and t, the ones column, is sum_c (<dO, v_c> - go): so dq = rn dy + coef q. A clamped
-      // norm (rn == 1 / eps) makes y linear in q: coef = 0.
+      // and t, the ones column, is sum_c (<dO, v_c> - go): so dq = rn dy + coef q (coef = 0 for
+      // a clamped norm, norm_clamped).
       const float rn = q_rn[half];
       float coef = 0.f;
       if constexpr (KIND == kDqn) {
-        const float t_own = out[NO - 1][2 * half] + alpha * s_sigma[QT];
-        const float t = __shfl_sync(0xffffffffu, t_own, lane & ~3);
-        coef = rn * p.nq_eps < 0.9999f ? rn * rn * div_fast(p.a0, sc[r]) * t : 0.f;
+        const float t = ones_column(out, half, alpha);
+        coef = norm_clamped(rn, p.nq_eps) ? 0.f : rn * rn * div_fast(p.a0, sc[r]) * t;
       }
       if (row >= n) continue;
 #pragma unroll

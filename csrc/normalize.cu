@@ -59,8 +59,7 @@ __global__ void normalize_bwd_kernel(const RowNorm r) {
     gv[j] = d < r.dim ? to_f(dy[d]) : 0.f;
     dot += yv[j] * gv[j];
   }
-  // A clamped norm (rn == 1 / eps) makes y linear in x: no projection term.
-  dot = rn * r.eps < 0.9999f ? group_sum<32>(dot) : 0.f;
+  dot = norm_clamped(rn, r.eps) ? 0.f : group_sum<32>(dot);
   T* dx = static_cast<T*>(r.dx) + row * r.dim;
 #pragma unroll
   for (int j = 0; j < kMaxPerLane; ++j) {
@@ -130,8 +129,7 @@ __global__ void __launch_bounds__(kVecThreads) normalize_vec_bwd_kernel(const Ro
     }
     dot = group_sum<LPR>(dot);
     if (i >= r.n) continue;
-    // A clamped norm (rn == 1 / eps) makes y linear in x: no projection term.
-    if (rn[s] * r.eps >= 0.9999f) dot = 0.f;
+    if (norm_clamped(rn[s], r.eps)) dot = 0.f;
     uint4* dx = reinterpret_cast<uint4*>(static_cast<T*>(r.dx) + (at.bh * r.n + i) * r.dim);
 #pragma unroll
     for (int v = 0; v < NV; ++v) {

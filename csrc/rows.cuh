@@ -27,6 +27,12 @@ __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return
 template <>
 __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
 
+// Whether a row's norm was clamped to eps (rnorm == 1 / eps up to rounding): y = x rnorm is
+// then linear in x, and the normalisation's backward has no projection term.
+__device__ __forceinline__ bool norm_clamped(float rnorm, float eps) {
+  return rnorm * eps >= 0.9999f;
+}
+
 // Elements of T in one 16-byte vector.
 template <typename T>
 constexpr int kVec = 16 / int(sizeof(T));
