@@ -262,9 +262,15 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   constexpr bool kWg = FASTMAX_WGMMA && sizeof(T) == 2 && P == 128;
   constexpr int kLayAB = kWg ? kSwizzled : kPadded, kLayS = kWg ? kCores : kPadded;
   constexpr int QT = S::QT, QTE = S::QTE, NT = S::NT;
-  constexpr int kLayC = !kWg ? kPadded : (QTE == 64 ? kSwizzled : kCores);
+  // kWg's ones column (forward, DQN) in the full mode: a constant core-matrix tile beside a
+  // swizzled C (kOnesTile; the non-causal forward 0.91x, PERF.md v20). The scans keep it in C's
+  // 72 columns: with the tile's separate products their wgmma were serialized for registers
+  // (ptxas C7511) and the causal forward ran 1.33x slower.
+  constexpr bool kOnesTile = kWg && S::ONES && MODE == kFull;
+  constexpr int kLayC = !kWg ? kPadded : (QTE == 64 || kOnesTile ? kSwizzled : kCores);
   // Tile geometry for tile_at: padded row strides, or the columns of a core-matrix tile.
-  constexpr int LDP = S::LDP, LDC = kWg ? QTE : S::LDC, LDS = kWg ? QTE : S::LDS;
+  constexpr int LDP = S::LDP, LDC = !kWg ? S::LDC : (kLayC == kCores ? QTE : QT);
+  constexpr int LDS = kWg ? QTE : S::LDS;
   static_assert(!kWg || (S::TILE_A * sizeof(T) % 1024 == 0 && S::STAGE * sizeof(T) % 1024 == 0 &&
                          kChunk * P <= S::TILE_A && kChunk * QTE <= S::TILE_C),
                 "swizzled tiles fit their space and start at 1024-byte boundaries");
@@ -325,6 +331,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   const T* a_base = static_cast<const T*>(p.a) + bidx * p.a_sb + ha * p.a_sh;
   auto bc_head = [&](int g) { return kBwdCols ? ha * p.group + g : ha / p.group; };
   auto stage_ptr = [&](int st) { return smem + st * S::STAGE; };
+  // kOnesTile: the ones tile of stage st, in the C tile's space after its 64 x QT elements.
+  auto ones_tile = [&](int st) { return stage_ptr(st) + 2 * S::TILE_A + kChunk * QT; };
 
   // Issue the copies of one step (chunk ck, query head g of the group) into a stage.
   auto load = [&](int st, int ck, int g, bool with_a, bool with_bc) {
@@ -364,14 +372,21 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     }
   };
 
-  // Shared state: S (element type, s folded in), sigma (float32); the ones column of C.
+  // Shared state: S (element type, s folded in), sigma (float32); the ones column of C: a
+  // constant 64 x 8 core-matrix tile after each stage's swizzled C (kOnesTile), else C's
+  // columns QT .. QT + 7.
   for (int i = tid; i < S::STATE; i += THREADS) F::set(s_state + i, 0.f);
   for (int i = tid; i < S::SIGMA_FLOATS; i += THREADS) s_sigma[i] = 0.f;
   if (S::ONES) {
     for (int st = 0; st < STAGES; ++st)
-      for (int i = tid; i < kChunk * 8; i += THREADS)
-        F::set(tile_at<kLayC>(stage_ptr(st) + 2 * S::TILE_A, LDC, i / 8, QT + i % 8),
-               i % 8 == 0 ? 1.f : 0.f);
+      for (int i = tid; i < kChunk * 8; i += THREADS) {
+        if constexpr (kOnesTile) {
+          F::set(core_at(ones_tile(st), 8, i / 8, i % 8), i % 8 == 0 ? 1.f : 0.f);
+        } else {
+          F::set(tile_at<kLayC>(stage_ptr(st) + 2 * S::TILE_A, LDC, i / 8, QT + i % 8),
+                 i % 8 == 0 ? 1.f : 0.f);
+        }
+      }
   }
 
   // The state pass stores S itself; the other phases keep s S in shared memory.
@@ -463,8 +478,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     return f;
   };
 
-  // kWg: descriptor of C's rows k0 .. k0 + 15 as the MN-major B of a product (the mma.sync
-  // kernels read C by ldmatrix).
+  // kWg: descriptors of C's rows k0 .. k0 + 15 as the MN-major B of a product (the mma.sync
+  // kernels read C by ldmatrix), and of the same rows of stage st's ones tile.
   auto c_desc = [&](const T* tc, int k0) -> uint64_t {
     if constexpr (kLayC == kSwizzled) {
       return desc_mn_major_sw(tc, k0, 0);
@@ -472,6 +487,21 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       return desc_mn_major(tc, LDC, k0, 0);
     } else {
       return 0;
+    }
+  };
+  auto ones_desc = [&](int st, int k0) -> uint64_t {
+    if constexpr (kOnesTile) {
+      return desc_mn_major(ones_tile(st), 8, k0, 0);
+    } else {
+      return 0;
+    }
+  };
+  // kOnesTile: d[0 .. QT / 8 - 1] += a x C and d[QT / 8] += a x ones for the chunk's rows
+  // k0 .. k0 + 15 (a: the A operand's descriptor).
+  auto tile_products = [&](float (*d)[4], uint64_t a, const T* tc, int st, int k0) {
+    if constexpr (kOnesTile) {
+      wgmma_ss<1, 1>(*reinterpret_cast<float(*)[QT / 8][4]>(d), a, c_desc(tc, k0));
+      wgmma_ss<1, 1>(*reinterpret_cast<float(*)[1][4]>(d + QT / 8), a, ones_desc(st, k0));
     }
   };
 
@@ -485,8 +515,14 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       for (int kk = 0; kk < kChunk / 16; ++kk) {
         const uint64_t c = c_desc(tc, 16 * kk);
 #pragma unroll
-        for (int mi = 0; mi < MT; ++mi)
-          wgmma_ss<1, 1>(sacc[mi], desc_mn_major_sw(tb, 16 * kk, 64 * mi), c);
+        for (int mi = 0; mi < MT; ++mi) {
+          const uint64_t a = desc_mn_major_sw(tb, 16 * kk, 64 * mi);
+          if constexpr (kOnesTile) {
+            tile_products(sacc[mi], a, tc, st, 16 * kk);
+          } else {
+            wgmma_ss<1, 1>(sacc[mi], a, c);
+          }
+        }
       }
     } else if (s_cnt > 0) {
 #pragma unroll kUnrollK

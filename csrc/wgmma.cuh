@@ -151,5 +151,8 @@ FASTMAX_WGMMA_PRODUCTS(8, 64, FASTMAX_WGMMA_R32, FASTMAX_WGMMA_D8,  //
 FASTMAX_WGMMA_PRODUCTS(9, 72, FASTMAX_WGMMA_R36, FASTMAX_WGMMA_D9,  //
                        "%38", "%36, %37, p, 1, 1, %39, %40",      //
                        "%41", "{%36, %37, %38, %39}, %40, p, 1, 1, %42")
+FASTMAX_WGMMA_PRODUCTS(1, 8, "%0, %1, %2, %3", FASTMAX_WGMMA_D(0),  //
+                       "%6", "%4, %5, p, 1, 1, %7, %8",          //
+                       "%9", "{%4, %5, %6, %7}, %8, p, 1, 1, %10")
 
 }  // namespace fastmax
