@@ -478,8 +478,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
     return f;
   };
 
-  // kWg: descriptors of C's rows k0 .. k0 + 15 as the MN-major B of a product (the mma.sync
-  // kernels read C by ldmatrix), and of the same rows of stage st's ones tile.
+  // kWg: descriptor of C's rows k0 .. k0 + 15 as the MN-major B of a product (the mma.sync
+  // kernels read C by ldmatrix).
   auto c_desc = [&](const T* tc, int k0) -> uint64_t {
     if constexpr (kLayC == kSwizzled) {
       return desc_mn_major_sw(tc, k0, 0);
@@ -487,21 +487,6 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
       return desc_mn_major(tc, LDC, k0, 0);
     } else {
       return 0;
-    }
-  };
-  auto ones_desc = [&](int st, int k0) -> uint64_t {
-    if constexpr (kOnesTile) {
-      return desc_mn_major(ones_tile(st), 8, k0, 0);
-    } else {
-      return 0;
-    }
-  };
-  // kOnesTile: d[0 .. QT / 8 - 1] += a x C and d[QT / 8] += a x ones for the chunk's rows
-  // k0 .. k0 + 15 (a: the A operand's descriptor).
-  auto tile_products = [&](float (*d)[4], uint64_t a, const T* tc, int st, int k0) {
-    if constexpr (kOnesTile) {
-      wgmma_ss<1, 1>(*reinterpret_cast<float(*)[QT / 8][4]>(d), a, c_desc(tc, k0));
-      wgmma_ss<1, 1>(*reinterpret_cast<float(*)[1][4]>(d + QT / 8), a, ones_desc(st, k0));
     }
   };
 
@@ -518,7 +503,10 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         for (int mi = 0; mi < MT; ++mi) {
           const uint64_t a = desc_mn_major_sw(tb, 16 * kk, 64 * mi);
           if constexpr (kOnesTile) {
-            tile_products(sacc[mi], a, tc, st, 16 * kk);
+            // C's QT columns into the first QT / 8 n-tiles, the ones tile's into the last.
+            const uint64_t ones = desc_mn_major(ones_tile(st), 8, 16 * kk, 0);
+            wgmma_ss<1, 1>(*reinterpret_cast<float(*)[QT / 8][4]>(sacc[mi]), a, c);
+            wgmma_ss<1, 1>(*reinterpret_cast<float(*)[1][4]>(sacc[mi] + QT / 8), a, ones);
           } else {
             wgmma_ss<1, 1>(sacc[mi], a, c);
           }
