@@ -829,13 +829,13 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         }
       }
       // DQN (fastmax.h): dq = rn (dy - y <y, dy>) with y = q rn, where <y, dy> = -(a0 / den) t
-      // and t, the ones column, is sum_c (<dO, v_c> - go): so dq = rn dy + coef q (coef = 0 for
-      // a clamped norm, norm_clamped).
+      // and t, the ones column, is sum_c (<dO, v_c> - go): so dq = rn dy + coef y (coef = 0 for
+      // a clamped norm, norm_clamped). y first: rn^2 alone overflows float32 for rn > 2^64.
       const float rn = q_rn[half];
       float coef = 0.f;
       if constexpr (KIND == kDqn) {
         const float t = ones_column(out, half, alpha);
-        coef = norm_clamped(rn, p.nq_eps) ? 0.f : rn * rn * div_fast(p.a0, sc[r]) * t;
+        coef = norm_clamped(rn, p.nq_eps) ? 0.f : rn * (div_fast(p.a0, sc[r]) * t);
       }
       if (row >= n) continue;
 #pragma unroll
@@ -845,8 +845,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
         float y1 = fs * (out[j][2 * half + 1] + alpha * s_sigma[col + 1]);
         if constexpr (KIND == kDqn) {
           const float2 x = F::unpack(q_pairs[half][j]);
-          y0 = rn * y0 + coef * x.x;
-          y1 = rn * y1 + coef * x.y;
+          y0 = rn * y0 + coef * (rn * x.x);
+          y1 = rn * y1 + coef * (rn * x.y);
         }
         F::store2(o_base + row * p.o_sn + col, y0, y1);
       }

@@ -422,17 +422,22 @@ def test_normalisation_inside_the_op_matches_normalised_copies(dtype, causal, sh
 @gpu
 @pytest.mark.gpu
 @pytest.mark.parametrize("eps", [1e-6, 1e-20])
-def test_normalisation_of_tiny_and_zero_query_rows(eps):
-    """Query rows of zero and of 1e-18 and 1e-30 times a random row. At eps = 1e-6 the bfloat16
-    forward pass normalises q itself; below its bound of 2^-50 (where the pass's norms, without
-    sqrtf's slow path, would take 1e-18's squared norm for the norm) the op normalises a copy.
-    Either way out and den agree with the op on normalised copies, and so do the gradients
-    (the backward folds those rows' clamped or tiny norms into its passes' row scalars)."""
+def test_normalisation_of_tiny_and_zero_query_and_key_rows(eps):
+    """Query and key rows of zero and of 1e-18, 2e-21 and 1e-30 times a random row. At eps = 1e-6
+    the bfloat16 forward pass normalises q itself; below its bound of 2^-50 (where the pass's
+    norms, without sqrtf's slow path, would take 1e-18's squared norm for the norm) the op
+    normalises a copy. Either way out and den agree with the op on normalised copies, and so do
+    the gradients (the backward folds those rows' clamped or tiny norms into its passes' row
+    scalars). At eps = 1e-20 the 2e-21 rows are not clamped and their row scales pass 2^64, so
+    the square of a scale alone would overflow float32 where the normalisations' backward is
+    finished (the dq pass at head_dim 128, and the row pass of dk)."""
     gen = torch.Generator().manual_seed(13)
     q, k, v = (torch.randn(1, 2, 200, 128, generator=gen) for _ in "qkv")
-    q[0, 0, 5] = 0.0
-    q[0, 0, 6] *= 1e-18
-    q[0, 1, 7] *= 1e-30
+    for x, first in ((q, 5), (k, 9)):
+        x[0, 0, first] = 0.0
+        x[0, 0, first + 1] *= 1e-18
+        x[0, 1, first + 2] *= 1e-30
+        x[0, 1, first + 3] *= 2e-21
     q, k, v = (x.to("cuda", torch.bfloat16) for x in (q, k, v))
     grad = torch.randn(1, 2, 200, 128, generator=gen).to("cuda", torch.bfloat16)
     options = (True, 1.0, 1.0, False)
@@ -445,9 +450,11 @@ def test_normalisation_of_tiny_and_zero_query_rows(eps):
     )
     ref_dq = torch.ops.fastmax.token_normalize_bwd(dqn, q, rq, eps)
     ref_dk = torch.ops.fastmax.token_normalize_bwd(dkn, k, rk_ref, eps)
-    rows = (0, 0, slice(5, 7)), (0, 1, 7)
+    rows = [(0, 0, slice(first, first + 2)) for first in (5, 9)]
+    rows += [(0, 1, slice(first + 2, first + 4)) for first in (5, 9)]
     pairs = (out, ref_out), (den, ref_den), *zip(grads, (ref_dq, ref_dk, ref_dv), strict=True)
     for got, want in pairs:
+        assert torch.isfinite(got).all()
         assert relative_error(got, want) < tolerance("bfloat16")
         for row in rows:
             assert relative_error(got[row], want[row]) < tolerance("bfloat16")
