@@ -329,6 +329,51 @@ def test_token_major_inputs_give_token_major_outputs(dtype):
     assert out.transpose(1, 2).reshape(2, 300, 4 * 64).data_ptr() == out.data_ptr()
 
 
+def _strided(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """``x`` (B, H, N, D) with the same values in another layout: token-major storage, every
+    other head of wider rows (gaps between rows, heads and batches), or broadcast over the batch
+    from its first element (a zero stride)."""
+    b, h, n, d = x.shape
+    if layout == "token_major":
+        return x.transpose(1, 2).contiguous().transpose(1, 2)
+    if layout == "sliced":
+        wide = torch.zeros(b, 2 * h, n, d + 64, device=x.device, dtype=x.dtype)
+        view = wide[:, ::2, :, :d]
+        view.copy_(x)
+        return view
+    return x[:1].expand(b, h, n, d)
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("layout", ["token_major", "sliced", "broadcast"])
+@pytest.mark.parametrize("shape", [(2, 4, 2, 200), (1, 1, 1, 70)])
+def test_bfloat16_head_dim_128_layouts_match_contiguous_inputs(causal, layout, shape):
+    """bfloat16 at head_dim 128 (on Hopper, the warpgroup kernels' swizzled tiles) reads its
+    inputs in place at their strides: views whose tokens, heads and batches lie apart in any
+    order (with a partial last chunk, grouped heads and extents of one), and inputs broadcast
+    over the batch (zero strides), give bitwise the values of contiguous inputs."""
+    b, h, hkv, n = shape
+    gen = torch.Generator().manual_seed(12)
+    make = [(b, h, n, 128), (b, hkv, n, 128), (b, hkv, n, 128), (b, h, n, 128)]
+    rows = [torch.nn.functional.normalize(torch.randn(s, generator=gen), dim=-1) for s in make]
+    dense = [x.to("cuda", torch.bfloat16) for x in rows]
+    if layout == "broadcast":
+        dense = [x[:1].expand_as(x).contiguous() for x in dense]
+    q, k, v, grad = (_strided(x, layout) for x in dense)
+    options = (causal, 1.0, 1.0, False)
+    out, den, *saved = torch.ops.fastmax.fwd(q, k, v, *options)
+    grads = torch.ops.fastmax.bwd(grad, q, k, v, out, den, *saved, *options, 0.0)
+    want_out, want_den, *kept = torch.ops.fastmax.fwd(*dense[:3], *options)
+    want = torch.ops.fastmax.bwd(dense[3], *dense[:3], want_out, want_den, *kept, *options, 0.0)
+    assert torch.equal(den, want_den)
+    for got, expected in zip((out, *grads), (want_out, *want), strict=True):
+        assert torch.equal(got, expected)
+    ref = fastmax.reference_attention(*dense[:3], causal=causal, normalize=None)
+    assert relative_error(out, ref) < tolerance("bfloat16")
+
+
 def _rows(x: torch.Tensor, layout: str) -> torch.Tensor:
     """``x`` (B, H, N, D) as the normalisation may receive it: contiguous, a head-major view of
     (B, N, H, D) storage (strided rows, 16-byte aligned), or starting one element into storage."""
