@@ -1,0 +1,32 @@
+# Session 32 call 3 (one GPU): how the scans wait for TMA's copies. base = dbe47b2; tma = every
+# thread waits on the stage's mbarrier (mbarrier.try_wait); one = warp 0 waits (try_wait), the
+# block barrier holds the others (working tree); one-spin = warp 0 polls with test_wait.
+# Bitwise against base, A/B timings (token), kernel profiles.
+R=/tmp/r3; mkdir -p $R; pack() { tar czf $OUT/r.tgz -C /tmp r3; }
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
+export PYTHONUNBUFFERED=1 FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=4
+S=$(date +%s); V=$PWD
+(nvidia-smi; python3 -c "import torch; print(torch.__version__, torch.version.cuda)"; git log -1 --format=%H; git status --short) > $R/gpu.txt 2>&1
+if ! ls /tmp/base/fastmax/_C*.so >/dev/null 2>&1; then rm -rf /tmp/base && mkdir -p /tmp/base && tar xzf .device/base.tgz -C /tmp/base; (cd /tmp/base && python3 setup.py build_ext --inplace > $R/build-base.log 2>&1) & fi
+for t in tma one-spin; do rm -rf /tmp/$t && mkdir -p /tmp/$t && tar xzf .device/$t.tgz -C /tmp/$t; (cd /tmp/$t && python3 setup.py build_ext --inplace > $R/build-$t.log 2>&1) & done
+python3 setup.py build_ext --inplace > $R/build.log 2>&1 || { tail -30 $R/build.log; pack; exit 1; }
+wait; echo "build $(( $(date +%s) - S )) s"; ls /tmp/*/fastmax/_C*.so
+dir() { case $1 in base) echo /tmp/base;; one) echo $V;; *) echo /tmp/$1;; esac; }
+on() { local d=$(dir $1); shift; (cd $d && PYTHONPATH=/tmp/site:$d python3 "$@"); }
+on base -m fastmax.cli bitwise save --out /tmp/base.pt > $R/bitwise.log 2>&1
+for t in one one-spin; do
+  on $t -m fastmax.cli bitwise save --out /tmp/$t.pt >> $R/bitwise.log 2>&1
+  on $t -m fastmax.cli bitwise compare /tmp/base.pt /tmp/$t.pt --csv $R/bitwise-$t-dbe47b2.csv > $R/bitwise-$t.txt 2>&1; echo $t; tail -n 1 $R/bitwise-$t.txt
+done
+echo "t $(( $(date +%s) - S )) s"; pack
+M=$R/ab-wait.csv
+for round in 1 2; do
+  for t in base tma one one-spin; do
+    [ $(( $(date +%s) - S )) -gt 470 ] && break
+    on $t -m fastmax.cli ab-time run --label $t --csv $M >> $R/ab.log 2>&1
+  done
+  echo "ab $round $(( $(date +%s) - S )) s"; pack
+done
+on one -m fastmax.cli ab-time table $M --base base 2>&1 | tail -n 24
+for t in one one-spin; do [ $(( $(date +%s) - S )) -gt 530 ] && break; mkdir -p $R/prof-$t; on $t $V/.device/prof.py $R/prof-$t 4 65536 token > $R/prof-$t.log 2>&1; head -1 $R/prof-$t.log; head -6 $R/prof-$t/kernels-*.csv; done
+echo "end $(( $(date +%s) - S )) s"; pack
