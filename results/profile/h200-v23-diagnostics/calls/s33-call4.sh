@@ -1,0 +1,3 @@
+# Session 33 call 4 (one GPU, call 3's machine still warm, its build and fla's Triton autotuning
+# kept): issue 9's every-N sweep at D=64 (three target methods) of 235bd6e.
+R=/tmp/r4; mkdir -p $R; S=$(date +%s); export PYTHONUNBUFFERED=1 FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=16; python3 setup.py build_ext --inplace > $R/build.log 2>&1; echo "build rc $? $(( $(date +%s) - S )) s"; PYTHONPATH=/tmp/site:$PWD timeout 400 python3 -m fastmax.cli bench --config workflow/config/bench/kernel-targets.yaml --set D=64 "methods=[fastmax_cuda,chunk_linear_attn,sdpa_flash]" --out $R/d64 --max-minutes 6.3 > $R/bench-d64.log 2>&1; echo "bench rc $?"; tail -c 200 $R/bench-d64.log; wc -l $R/d64/bench.csv; echo "end $(( $(date +%s) - S )) s"; tar czf $OUT/r.tgz -C /tmp r4
