@@ -1,7 +1,9 @@
-"""Timing of one case on the CPU: statistics, repeat bounds, and every failure status."""
+"""Timing of one case: statistics, repeat bounds and every failure status on the CPU, peak memory
+on a GPU."""
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -13,6 +15,7 @@ from fastmax.bench.timing import MAX_REASON, is_out_of_memory, measure, one_line
 
 CPU = torch.device("cpu")
 FAST = Timing(warmup=2, repeats=20, min_repeats=3, max_case_seconds=0.05, flush_mib=1)
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def _counting(fn):
@@ -123,3 +126,32 @@ def test_is_out_of_memory_only_for_memory_errors():
     assert is_out_of_memory(torch.OutOfMemoryError("x"))
     assert not is_out_of_memory(RuntimeError("CUDA error: an illegal memory access"))
     assert not is_out_of_memory(ValueError("out of memory"))
+
+
+@pytest.fixture
+def collector_off():
+    """No automatic collections: the test decides when garbage is collected."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@gpu
+def test_cuda_peak_counts_a_calls_own_garbage_whatever_earlier_calls_left(collector_off):
+    """Each call leaves a reference cycle holding 2 x size bytes and returns size bytes, and
+    collects at its start what the call before it left, as the collector may in any call. The
+    peak is one call's 3 x size: the garbage of the warm-up calls must not sit in the baseline,
+    where its collection during the measured call would hide two thirds of the call."""
+    device = torch.device("cuda")
+    size = 64 << 20
+
+    def run():
+        gc.collect()
+        junk = [torch.empty(2 * size, dtype=torch.uint8, device=device)]
+        junk.append(junk)
+        return torch.empty(size, dtype=torch.uint8, device=device)
+
+    timing = Timing(warmup=2, repeats=3, min_repeats=3, max_case_seconds=1.0, flush_mib=1)
+    result = measure(lambda: run, device, timing)
+    assert result.status == "ok"
+    assert result.peak_mem_bytes == 3 * size

@@ -3,8 +3,11 @@
 On CUDA every repeat is bracketed by CUDA events and preceded by a write to a flush buffer larger
 than the L2 cache, so the inputs come from device memory as they would inside a model rather than
 from cache; the stream is synchronised once before the events are read. Peak memory is
-``torch.cuda.max_memory_allocated`` over the timed repeats minus what was allocated before them
-(inputs, gradients and the flush buffer), i.e. the bytes the method needs on top of its inputs.
+``torch.cuda.max_memory_allocated`` of one untimed call minus what was allocated before it
+(inputs, the output gradient and the flush buffer), i.e. the bytes the method needs on top of its
+inputs. That call follows a garbage collection and a synchronize: tensors that earlier calls left
+to the collector would otherwise sit in the baseline and lower the reading once collected, as
+would calls overlapping on the host.
 On the CPU the same statistics come from ``time.perf_counter`` around each synchronous call;
 PyTorch keeps no allocator statistics there, so peak memory is left empty.
 
@@ -145,11 +148,9 @@ def _repeats(run: Callable[[], object], device: torch.device, timing: Timing) ->
 def _time_cuda(
     run: Callable[[], object], repeats: int, flush: torch.Tensor | None, device: torch.device
 ) -> tuple[list[float], int]:
+    peak = _peak_cuda(run, device)
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-    torch.cuda.synchronize(device)
-    baseline = torch.cuda.memory_allocated(device)
-    torch.cuda.reset_peak_memory_stats(device)
     for start, end in zip(starts, ends, strict=True):
         if flush is not None:
             flush.zero_()
@@ -157,8 +158,19 @@ def _time_cuda(
         run()
         end.record()
     torch.cuda.synchronize(device)
-    peak = torch.cuda.max_memory_allocated(device) - baseline
     return [start.elapsed_time(end) for start, end in zip(starts, ends, strict=True)], peak
+
+
+def _peak_cuda(run: Callable[[], object], device: torch.device) -> int:
+    """Bytes one call of ``run`` allocates at its peak above what is live before it, read
+    after a garbage collection and a synchronize (see the module's docstring)."""
+    gc.collect()
+    torch.cuda.synchronize(device)
+    baseline = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    run()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - baseline
 
 
 def _time_cpu(run: Callable[[], object], repeats: int, flush: torch.Tensor | None) -> list[float]:
