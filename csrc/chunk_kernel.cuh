@@ -521,7 +521,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           F::load_a_t(af[mi], tb, LDP, 16 * (m_base + mi), 16 * kk, lane);
         auto into_state = [&](int j, const typename F::B& b) {
 #pragma unroll
-          for (int mi = 0; mi < MT; ++mi) F::mma(sacc[mi][j], af[mi], b, p.split);
+          for (int mi = 0; mi < MT; ++mi) F::mma(sacc[mi][j], af[mi], b);
         };
         mma_tiles<F, NS, false>(tc, LDC, 16 * kk, lane, s_n0, s_cnt, into_state);
       }
@@ -537,7 +537,7 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           typename F::A cf;
           F::load_a_t_at(cf, [&](int r, int c) { return tile_at<kLayC>(tc, LDC, r, c); },
                          16 * warp, 16 * kk, lane);
-          F::mma(sig, cf, beta_fragment(st, ck, 16 * kk), p.split);
+          F::mma(sig, cf, beta_fragment(st, ck, 16 * kk));
         }
       }
       if (S::ONES) ones_sigma += float(min(kChunk, n - ck * kChunk));
@@ -681,11 +681,11 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
                      int k0) {
     constexpr bool PERM = decltype(perm)::value;
     mma_tiles<F, NDW, PERM>(tile, ld, k0, lane, o_n0, NDW, [&](int j, const typename F::B& b) {
-      F::mma(out[j], a, b, p.split);
+      F::mma(out[j], a, b);
     });
     if constexpr (S::ONES) {
       mma_tiles<F, 1, PERM>(tile, ld, k0, lane, ND, 1, [&](int, const typename F::B& b) {
-        F::mma(out[NDW], a, b, p.split);
+        F::mma(out[NDW], a, b);
       });
     }
   };
@@ -941,8 +941,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           if (kSkipTriangle && (MODE == kScanFwd ? jp > rs : jp < rs)) continue;
           typename F::B b0, b1;
           F::load_b2(b0, b1, tb, LDP, 16 * jp, 16 * kk, lane);
-          F::mma(w[2 * jp], af, b0, p.split);
-          F::mma(w[2 * jp + 1], af, b1, p.split);
+          F::mma(w[2 * jp], af, b0);
+          F::mma(w[2 * jp + 1], af, b1);
         }
       };
       if constexpr (kWg) {

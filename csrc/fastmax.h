@@ -72,7 +72,9 @@ struct Params {
   // Null: a1 for every head. Else contiguous (batch, key/value heads) float32: each key/value
   // head's a1, for its query heads too (seq_max normalisation folded into the weights).
   const float* a1_heads;
-  int split;                 // float32 only: 1 = three TF32 products (float32 accuracy), 0 = one
+  // float32 only: 1 lets the causal forward at head dim 128 run one TF32 product per step
+  // (launch_tf32_fwd); every other float32 pass runs three (float32 accuracy) either way.
+  int allow_tf32;
   // bfloat16 FWD: > 0: a's rows are normalised in the pass, x / max(||x||, a_eps) (each warp
   // takes its rows' norms from the tile and scales the rows of A S and of W in registers,
   // chunk_kernel.cuh); 0: a as given. The float32 passes ignore it.
@@ -130,6 +132,12 @@ constexpr cudaError_t kErrSharedMemory = cudaErrorNotSupported;
 // One pass over bfloat16 or float32 tiles; causal selects the scan, otherwise the full pass.
 cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_t stream);
+
+// The causal float32 forward with one TF32 product per step on wgmma (pass_tf32_fwd.cu): built
+// for sm_90a only, and taken by launch_pass_f32 where available: head dim 128, TF32 allowed,
+// the sequence not split, and the running device has the kernel's sm_90a code.
+bool launch_tf32_fwd_available(const Params& p);
+cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream);
 
 // go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; grad_out and out (B, H, N, dim)
 // have the given element strides over batch, head and token.

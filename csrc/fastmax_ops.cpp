@@ -142,7 +142,7 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   p.a0 = static_cast<float>(a0);
   p.a1 = static_cast<float>(a1);
   p.a1_heads = a1_heads;
-  p.split = allow_tf32 ? 0 : 1;
+  p.allow_tf32 = allow_tf32 ? 1 : 0;
   return p;
 }
 

@@ -2,8 +2,8 @@
 //
 // A k16 step multiplies a 16x16 A fragment by a 16x8 B fragment into a 16x8 float accumulator
 // (thread lane holds rows g = lane/4 and g + 8, columns 2t and 2t + 1 with t = lane % 4).
-// bfloat16 uses m16n8k16 directly; float32 runs two m16n8k8 TF32 products per step, each either
-// once (TF32 accuracy) or as three products of high and low TF32 parts (float32 accuracy).
+// bfloat16 uses m16n8k16 directly; float32 runs two m16n8k8 TF32 products per step, each as
+// three products of high and low TF32 parts (float32 accuracy).
 #pragma once
 
 #include <cstdint>
@@ -127,7 +127,7 @@ struct Frag<__nv_bfloat16> {
     f.x[2] = pack(c1[0], c1[1]);
     f.x[3] = pack(c1[2], c1[3]);
   }
-  __device__ static void mma(float* d, const A& a, const B& b, int) { mma_bf16(d, a.x, b.x); }
+  __device__ static void mma(float* d, const A& a, const B& b) { mma_bf16(d, a.x, b.x); }
 
   __device__ static uint32_t pack(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
@@ -239,13 +239,11 @@ struct Frag<float> {
 #pragma unroll
     for (int i = 0; i < 8; ++i) put(f.hi, f.lo, i, x[i]);
   }
-  __device__ static void mma(float* d, const A& a, const B& b, int split) {
+  __device__ static void mma(float* d, const A& a, const B& b) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      if (split) {
-        mma_tf32(d, a.lo + 4 * h, b.hi + 2 * h);
-        mma_tf32(d, a.hi + 4 * h, b.lo + 2 * h);
-      }
+      mma_tf32(d, a.lo + 4 * h, b.hi + 2 * h);
+      mma_tf32(d, a.hi + 4 * h, b.lo + 2 * h);
       mma_tf32(d, a.hi + 4 * h, b.hi + 2 * h);
     }
   }

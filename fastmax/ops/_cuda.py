@@ -33,8 +33,10 @@ gradients, ``out`` and one normalised copy.
 (batch, token, head, dim) tensor, as LitGPT's attention passes them, so reshaping back to
 (batch, token, heads x dim) is a view; contiguous otherwise.
 ``allow_tf32`` (float32 inputs only) follows ``torch.get_float32_matmul_precision()``:
-"highest" (PyTorch's default) keeps float32 accuracy with three TF32 products per step,
-anything else uses one.
+anything but "highest" (PyTorch's default) lets the causal forward at head_dim 128 run one TF32
+product per step on Hopper's warpgroup units (the precision fla's kernels and PyTorch's own
+matmuls give float32 then), where the extension was built for sm_90a and the sequence is not
+split; every other float32 pass keeps float32 accuracy with three TF32 products per step.
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
 formula, so the op is one node in a compiled graph. When the extension was not built,
 :func:`extension_loaded` is False and :func:`extension_error` says why.
@@ -77,7 +79,8 @@ def extension_error() -> str | None:
 
 @torch.compiler.assume_constant_result
 def _allow_tf32() -> bool:
-    """Whether float32 inputs may use one TF32 product (torch's matmul precision setting)."""
+    """Whether float32 inputs may use one TF32 product where the op has such a pass (torch's
+    matmul precision setting)."""
     return torch.get_float32_matmul_precision() != "highest"
 
 

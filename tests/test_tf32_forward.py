@@ -1,0 +1,102 @@
+"""The causal float32 forward on TF32 wgmma products (csrc/pass_tf32_fwd.cu): taken with TF32
+allowed (``torch.set_float32_matmul_precision("high")``) at head_dim 128 on an sm_90a build,
+unsplit; against the float64 formula at TF32's tolerance, gradients included (the backward
+keeps three products per step)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import fastmax
+from fastmax.correctness import Case, relative_error, run_case
+
+HAS_CUDA = fastmax.cuda_available()
+gpu = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU and the compiled extension")
+hopper = pytest.mark.skipif(
+    not HAS_CUDA or torch.cuda.get_device_capability() != (9, 0),
+    reason="the TF32 wgmma forward runs on sm_90 (Hopper) GPUs only",
+)
+pytestmark = [gpu, pytest.mark.gpu]
+KERNEL = "tf32_fwd_kernel"
+
+
+@pytest.fixture
+def tf32():
+    """TF32 allowed for float32 products during the test."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    yield
+    torch.set_float32_matmul_precision(before)
+
+
+def _launches(fn) -> int:
+    """How many times ``fn`` launched the TF32 forward kernel."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return sum(e.count for e in prof.key_averages() if KERNEL in e.key)
+
+
+def _forward(batch: int, heads: int, n: int, head_dim: int = 128, causal: bool = True):
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(batch, heads, n, head_dim, generator=gen).to("cuda") for _ in "qkv")
+    return lambda: fastmax.fastmax_attention(q, k, v, causal=causal, backend="cuda")
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 700])
+@pytest.mark.parametrize("heads", [(3, 3), (6, 2), (4, 1)])
+@pytest.mark.parametrize("normalize", ["token", "seq_max"])
+def test_matches_reference(tf32, n, heads, normalize):
+    case = Case("cuda", "float32", True, 128, n, *heads, normalize=normalize, a0=1.0, a1=0.7)
+    result = run_case(case, "cuda")
+    errors = {name: result[name] for name in ("out", "dq", "dk", "dv")}
+    assert result["passed"], f"{case}: {errors} over {result['tolerance']}"
+
+
+def test_long_unsplit_sequence_matches_reference(tf32, monkeypatch):
+    """33 chunks (the last partial) in one block each, the split turned off."""
+    monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
+    result = run_case(Case("cuda", "float32", True, 128, 2085, 2, 1, batch=1), "cuda")
+    assert result["passed"], result
+
+
+@hopper
+def test_token_major_inputs_match_contiguous(tf32):
+    """LitGPT's layout (transposed views of (batch, token, head, dim)): the same values."""
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 300, 3, 4, 128, generator=gen).to("cuda")
+    q, k, v = (x[:, :, i].transpose(1, 2) for i in range(3))
+    out = fastmax.fastmax_attention(q, k, v, causal=True, backend="cuda")
+    dense = fastmax.fastmax_attention(
+        *(t.contiguous() for t in (q, k, v)), causal=True, backend="cuda"
+    )
+    assert out.transpose(1, 2).is_contiguous()
+    assert torch.equal(out, dense)
+
+
+@hopper
+def test_taken_only_where_it_applies(tf32, monkeypatch):
+    """Causal, head_dim 128, TF32 allowed and the sequence not split."""
+    assert _launches(_forward(2, 3, 200)) == 1
+    assert _launches(_forward(2, 3, 200, causal=False)) == 0
+    assert _launches(_forward(2, 3, 200, head_dim=64)) == 0
+    torch.set_float32_matmul_precision("highest")
+    assert _launches(_forward(2, 3, 200)) == 0
+    torch.set_float32_matmul_precision("high")
+    split = _forward(1, 2, 4096)  # 4 blocks for the GPU: the sequence is split
+    assert _launches(split) == 0
+    monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
+    assert _launches(split) == 1
+
+
+@hopper
+def test_close_to_three_products(tf32, monkeypatch):
+    """Against the float32-accurate path on the same inputs, over 128 chunks."""
+    monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
+    run = _forward(1, 8, 8192)
+    assert _launches(run) == 1
+    fast = run()
+    torch.set_float32_matmul_precision("highest")
+    exact = run()
+    assert relative_error(fast, exact) < 5e-4
