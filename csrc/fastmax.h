@@ -75,9 +75,10 @@ struct Params {
   // float32 only: 1 lets the causal forward at head dim 128 run one TF32 product per step
   // (launch_tf32_fwd); every other float32 pass runs three (float32 accuracy) either way.
   int allow_tf32;
-  // bfloat16 FWD: > 0: a's rows are normalised in the pass, x / max(||x||, a_eps) (each warp
-  // takes its rows' norms from the tile and scales the rows of A S and of W in registers,
-  // chunk_kernel.cuh); 0: a as given. The float32 passes ignore it.
+  // bfloat16 FWD and the TF32 float32 FWD (launch_tf32_fwd): > 0: a's rows are normalised in
+  // the pass, x / max(||x||, a_eps) (each warp takes its rows' norms from the tile, and scales
+  // the rows of A S and of W in registers (chunk_kernel.cuh) or folds the norms into the
+  // weights (pass_tf32_fwd.cu)); 0: a as given. The mma.sync float32 passes refuse it.
   float a_eps;
   // Sequence split (see plan_split): chunks per segment (0: one segment) and the float32 buffer
   // of segment states; phase is set by the launcher.

@@ -278,12 +278,25 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
   return dx;
 }
 
+// Whether the float32 forward of q (batch, heads, n, 128) runs the TF32 wgmma kernel, which can
+// normalise q's rows itself (pass_tf32_fwd.cu): causal, TF32 allowed, the sequence not split
+// (the split plan run_pass takes) and the kernel built for this device.
+bool tf32_forward_taken(const at::Tensor& q, const at::Tensor& k, bool causal, bool allow_tf32) {
+  if (!causal || q.scalar_type() != at::kFloat) return false;
+  Params p = base_params(q, k, 1.0, 1.0, allow_tf32, nullptr);
+  p.heads_a = static_cast<int>(q.size(1));
+  const SplitPlan plan = plan_split(1, kFwd, causal, p, split_allowed());
+  p.seg_chunks = plan.segments > 1 ? plan.seg_chunks : 0;
+  return launch_tf32_fwd_available(p);
+}
+
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
 // k by token_normalize, whose result (kn) and row scales (rk) are returned for the backward;
-// q inside the bfloat16 forward pass, which takes its rows' norms from the tiles, scales the
-// rows in registers (chunk_kernel.cuh, kRowScales) and writes their scales (rq), and into a
-// temporary copy (token_normalize's rq) for float32 and for eps outside [kPassEpsMin,
-// kPassEpsMax). rq is returned for the backward.
+// q inside the forward pass, which takes its rows' norms from the tiles and writes their
+// scales (rq): the bfloat16 pass scales the rows in registers (chunk_kernel.cuh, kRowScales),
+// the TF32 float32 pass folds the norms into its weights (pass_tf32_fwd.cu). Other float32
+// passes, and eps outside [kPassEpsMin, kPassEpsMax), read a temporary copy (token_normalize's
+// rq). rq is returned for the backward.
 // eps == 0: q and k as given, kn, rk and rq empty; a1_heads (eps == 0 only): see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double a0,
@@ -299,7 +312,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     return {out, den, at::empty({0}, k.options()), none(), none()};
   }
   auto [kn, rk] = token_normalize(k, eps);
-  if (q.scalar_type() == at::kFloat || eps < kPassEpsMin || eps >= kPassEpsMax) {
+  const bool in_pass = q.scalar_type() != at::kFloat || tf32_forward_taken(q, k, causal, allow_tf32);
+  if (!in_pass || eps < kPassEpsMin || eps >= kPassEpsMax) {
     auto [qn, rq] = token_normalize(q, eps);
     auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32, 0.0);
     return {out, den, kn, rk, rq};

@@ -14,6 +14,11 @@
 // 4, 6, 1, 3, 5, 7: W's accumulator, which holds columns (2 t, 2 t + 1) of each 8, then is the
 // TF32 A fragment of W V (columns t, t + 4) without shuffles, and K^T's fragments are loaded in
 // the same order. Tokens past n are zero-filled and their rows not written.
+// With Params::a_eps > 0 the rows of q are normalised in the pass, x / max(||x||, a_eps), as
+// the bfloat16 forward does: each warp takes its rows' norms m from the Q tile, and the pass
+// runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
+// a0 + a1 <q / m, k>, is (a0 m + a1 <q, k>) / m, so m cancels from out; den (divided by m) and
+// the scales 1 / m (rnorm_out) are stored for the backward.
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
@@ -51,6 +56,7 @@ __device__ __forceinline__ uint32_t tf32_rna(float x) {
 }
 #endif
 
+template <bool kNorm>
 __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
   extern __shared__ __align__(1024) unsigned char raw[];
@@ -133,6 +139,26 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     const float* sq = smem + st * kStage;
     const float* sk = sq + kTileQk;
     const float* vt = sk + kTileQk;
+    const auto a0_rows = [&](float (&a0r)[2], float (&rq)[2]) {
+      a0r[0] = a0r[1] = a0;
+      rq[0] = rq[1] = 1.f;
+      if constexpr (kNorm) {  // rows 16 warp + g and + 8: lanes 2 g and 2 g + 16 hold them
+        const int r = 16 * warp + (lane >> 1), h = lane & 1;
+        float ss = 0.f;
+#pragma unroll
+        for (int i = 0; i < kDim / 8; ++i) {  // the two lanes of a row alternate 16-byte pieces
+          const float4 x = *reinterpret_cast<const float4*>(sq + sw32(kChunk, r, 8 * i + 4 * h));
+          ss = fmaf(x.x, x.x, fmaf(x.y, x.y, fmaf(x.z, x.z, fmaf(x.w, x.w, ss))));
+        }
+        ss += __shfl_xor_sync(0xffffffffu, ss, 1);
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float m = clamped_norm(__shfl_sync(0xffffffffu, ss, 2 * g + 16 * e), p.a_eps);
+          a0r[e] = a0 * m;
+          rq[e] = rcp_fast(m);
+        }
+      }
+    };
 
     // The state update's A fragments: K^T's rows 64 mt + ... (dims) at this chunk's tokens, in
     // V^T's order (position t of group j: token 8 j + 2 t; t + 4: 8 j + 2 t + 1).
@@ -159,6 +185,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_commit();
     state_update(s[0], 0);
     wgmma_commit();
+    float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
+    a0_rows(a0r, rq);
     wgmma_wait<2>();
     wgmma_fence_operand(w);
     // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row).
@@ -167,7 +195,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = 16 * warp + g + 8 * (e >> 1), c = 8 * j + 2 * t + (e & 1);
-        w[j][e] = c <= r ? a0 + a1 * w[j][e] : 0.f;
+        w[j][e] = c <= r ? a0r[e >> 1] + a1 * w[j][e] : 0.f;
       }
     wgmma_fence();
 #pragma unroll
@@ -187,7 +215,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int row = ck * kChunk + 16 * warp + g + 8 * half;
-      const float den = __shfl_sync(0xffffffffu, o[8][2 * half] + a0 * s_sigma[kQt], lane & ~3);
+      const float a0h = a0r[half];
+      const float den = __shfl_sync(0xffffffffu, o[8][2 * half] + a0h * s_sigma[kQt], lane & ~3);
       if (row >= n) continue;
       const float inv = 1.f / den;
       float* y = out + int64_t(row) * p.o_sn + q0;
@@ -195,10 +224,13 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       for (int j = 0; j < 8; ++j) {
         const int c = 8 * j + 2 * t;
         *reinterpret_cast<float2*>(y + c) =
-            make_float2((o[j][2 * half] + a0 * s_sigma[c]) * inv,
-                        (o[j][2 * half + 1] + a0 * s_sigma[c + 1]) * inv);
+            make_float2((o[j][2 * half] + a0h * s_sigma[c]) * inv,
+                        (o[j][2 * half + 1] + a0h * s_sigma[c + 1]) * inv);
       }
-      if (q0 == 0 && t == 0) den_out[row] = den;
+      if (q0 == 0 && t == 0) {
+        den_out[row] = kNorm ? den * rq[half] : den;
+        if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
+      }
     }
     wgmma_wait<0>();
     wgmma_fence_operand(s[0]);
@@ -234,7 +266,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 bool launch_tf32_fwd_available(const Params& p) {
   if (p.dim != kDim || !p.allow_tf32 || p.seg_chunks > 0) return false;
   cudaFuncAttributes attr{};
-  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<false>) != cudaSuccess) {
     (void)cudaGetLastError();  // no image of the kernel for this device: clear the error
     return false;
   }
@@ -242,12 +274,13 @@ bool launch_tf32_fwd_available(const Params& p) {
 }
 
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
-  const cudaError_t err = cudaFuncSetAttribute(
-      tf32_fwd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem));
+  const auto kernel = p.a_eps > 0.f ? tf32_fwd_kernel<true> : tf32_fwd_kernel<false>;
+  const cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmem));
   if (err != cudaSuccess) return err;
   const int64_t blocks = int64_t(p.batch) * p.heads_a * (kDim / kQt);
   if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  tf32_fwd_kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, stream>>>(p);
+  kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, stream>>>(p);
   return cudaGetLastError();
 }
 

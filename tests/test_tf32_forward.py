@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import fastmax
-from fastmax.correctness import Case, relative_error, run_case
+from fastmax.correctness import TF32_TOLERANCE, Case, relative_error, run_case
 
 HAS_CUDA = fastmax.cuda_available()
 gpu = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU and the compiled extension")
@@ -100,3 +100,28 @@ def test_close_to_three_products(tf32, monkeypatch):
     torch.set_float32_matmul_precision("highest")
     exact = run()
     assert relative_error(fast, exact) < 5e-4
+
+
+@hopper
+def test_row_norms_taken_inside_the_pass(tf32):
+    """The TF32 forward normalises q's rows itself (one row pass, k's, instead of two), with
+    norms from under the clamp (eps) to large: the float64 formula, gradients included."""
+    gen = torch.Generator().manual_seed(9)
+    scales = torch.tensor([1e-9, 1e-3, 1.0, 3e4]).repeat(50)[torch.randperm(200, generator=gen)]
+    q = torch.randn(2, 4, 200, 128, generator=gen, dtype=torch.float64) * scales[:, None]
+    k, v = (torch.randn(2, 2, 200, 128, generator=gen, dtype=torch.float64) for _ in "kv")
+    grad = torch.randn(q.shape, generator=gen, dtype=torch.float64)
+    leaves = [t.to("cuda", torch.float32).requires_grad_() for t in (q, k, v)]
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        out = fastmax.fastmax_attention(*leaves, causal=True, backend="cuda")
+        torch.cuda.synchronize()
+    names = [e.key for e in prof.key_averages()]
+    assert sum(KERNEL in name for name in names) == 1
+    assert sum(e.count for e in prof.key_averages() if "normalize" in e.key) == 1
+    out.backward(grad.to("cuda", torch.float32))
+    ref_leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    ref = fastmax.reference_attention(*ref_leaves, causal=True, normalize="token")
+    ref.backward(grad)
+    assert relative_error(out.cpu(), ref) < TF32_TOLERANCE
+    for mine, theirs in zip(leaves, ref_leaves, strict=True):
+        assert relative_error(mine.grad.cpu(), theirs.grad, scale=grad) < TF32_TOLERANCE

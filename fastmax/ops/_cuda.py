@@ -22,9 +22,11 @@ its query heads their own a1 (the ``seq_max`` normalisation folded into the weig
 ``seq_max_cuda.py``); the op's autograd treats it as a constant.
 ``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
 the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
-does): the bfloat16 and float16 forward pass scales q's rows in registers, float32 reads a
-temporary normalised copy. Only the normalised k (``kn``) and the row scales of k and q
-(``rk``, ``rq``; the bfloat16 pass writes q's) are kept for the backward, which folds q's
+does): the bfloat16 and float16 forward pass scales q's rows in registers, and the float32
+forward on TF32 wgmma (see ``allow_tf32`` below) folds their norms into its weights, both
+taking the norms from their tiles; the other float32 forwards read a temporary normalised copy.
+Only the normalised k (``kn``) and the row scales of k and q (``rk``, ``rq``; the passes that
+normalise q write its) are kept for the backward, which folds q's
 norms into its passes (no normalised copy of q): one forward+backward then needs the
 gradients, ``out`` and one normalised copy.
 ``bwd`` returns the gradients of the raw q and k.
