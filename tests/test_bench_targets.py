@@ -15,9 +15,9 @@ B, H, D = 4, 16, 128
 TENSOR = B * H * 65536 * D * 2  # one bfloat16 (B, H, 65536, D) tensor, bytes
 
 
-def _row(method, n, causal, pass_, ms, status="ok", peak=""):
+def _row(method, n, causal, pass_, ms, status="ok", peak="", dtype="bfloat16"):
     row = dict.fromkeys(COLUMNS, "")
-    row.update(method=method, N=n, B=B, H=H, D=D, dtype="bfloat16", causal=causal)
+    row.update(method=method, N=n, B=B, H=H, D=D, dtype=dtype, causal=causal)
     row.update({"pass": pass_, "median_ms": ms, "status": status, "device": "cuda:0"})
     row.update(p20_ms=ms, p80_ms=ms, repeats=3, peak_mem_bytes=peak)
     return row
@@ -25,7 +25,8 @@ def _row(method, n, causal, pass_, ms, status="ok", peak=""):
 
 @pytest.fixture
 def sweep_csv(tmp_path):
-    """Fastmax against fla and SDPA at N = 2048 and 65536: some targets met, some not."""
+    """Fastmax against fla and SDPA at N = 2048 and 65536: some targets met, some not; float32
+    at N = 65536 at float32 accuracy and with TF32 allowed."""
     rows = [
         _row("fastmax_cuda", 2048, True, "fwd", 0.1),
         _row("chunk_linear_attn", 2048, True, "fwd", 0.25),  # 2.5x: met
@@ -39,6 +40,10 @@ def sweep_csv(tmp_path):
         _row("sdpa_flash", 65536, True, "fwd_bwd", 750.0),
         _row("fastmax_cuda", 65536, False, "fwd", 3.0),
         _row("chunk_linear_attn", 65536, False, "fwd", "", "unsupported"),
+        _row("fastmax_cuda", 65536, True, "fwd", 20.0, dtype="float32"),  # 0.65x: unmet
+        _row("fastmax_cuda_tf32", 65536, True, "fwd", 6.0, dtype="float32"),  # 2.17x: met
+        _row("fastmax_cuda_tf32", 65536, True, "fwd", 1.0),  # bfloat16: not a TF32 case
+        _row("chunk_linear_attn", 65536, True, "fwd", 13.0, dtype="float32"),
     ]
     path = tmp_path / "bench.csv"
     lines = [",".join(COLUMNS)] + [",".join(str(r[c]) for c in COLUMNS) for r in rows]
@@ -47,9 +52,11 @@ def sweep_csv(tmp_path):
     return path
 
 
-def _by(checks, target, n, pass_, causal=True):
+def _by(checks, target, n, pass_, causal=True, dtype="bfloat16"):
     (found,) = [
-        c for c in checks if (c.target, c.N, c.pass_, c.causal) == (target, n, pass_, causal)
+        c
+        for c in checks
+        if (c.target, c.N, c.pass_, c.causal, c.dtype) == (target, n, pass_, causal, dtype)
     ]
     return found
 
@@ -69,6 +76,11 @@ def test_each_target_is_checked_against_its_peer(sweep_csv):
     assert floor_fwd.limit == pytest.approx(3 * 4 * TENSOR / 4.3e12 * 1e3) and floor_fwd.met
     floor_both = _by(checks, "3x floor", 65536, "fwd_bwd")
     assert floor_both.limit == pytest.approx(3 * floor_fwd.limit) and floor_both.met is False
+    strict = _by(checks, "2x fla", 65536, "fwd", dtype="float32")
+    assert strict.value == pytest.approx(0.65) and strict.met is False
+    (tf32,) = [c for c in checks if c.target == "2x fla, TF32"]
+    assert (tf32.dtype, tf32.N, tf32.pass_) == ("float32", 65536, "fwd")
+    assert tf32.value == pytest.approx(13.0 / 6.0) and tf32.met
     memory = _by(checks, "peak memory", 65536, "fwd_bwd")
     assert memory.value == pytest.approx(1.25) and memory.met
     assert _by(checks, "peak memory", 2048, "fwd_bwd").value == pytest.approx(
@@ -78,9 +90,10 @@ def test_each_target_is_checked_against_its_peer(sweep_csv):
 
 def test_summary_counts_met_unmet_and_cases_without_a_peer(sweep_csv):
     summary = {s["target"]: s for s in summarize(check_targets(read_sweeps([sweep_csv])[0]))}
-    assert (summary["2x fla"]["met"], summary["2x fla"]["unmet"]) == (2, 2)
+    assert (summary["2x fla"]["met"], summary["2x fla"]["unmet"]) == (2, 3)
     assert summary["2x fla"]["no_peer"] == 1
-    assert summary["2x fla"]["worst"].startswith("1.62 (D=128 bfloat16 causal fwd_bwd N=65536)")
+    assert summary["2x fla"]["worst"].startswith("0.65 (D=128 float32 causal fwd N=65536)")
+    assert (summary["2x fla, TF32"]["cases"], summary["2x fla, TF32"]["met"]) == (1, 1)
     assert (summary["faster than SDPA"]["met"], summary["faster than SDPA"]["unmet"]) == (1, 1)
 
 
@@ -88,7 +101,8 @@ def test_command_writes_the_report(sweep_csv, tmp_path):
     out = tmp_path / "report"
     assert main(["targets", "--csv", str(sweep_csv), "--out", str(out)]) == 0
     report = (out / "targets.md").read_text()
-    assert "| 2x fla | 5 | 2 | 2 | 1 |" in report
+    assert "| 2x fla | 6 | 2 | 3 | 1 |" in report
+    assert "| 2x fla, TF32 | 1 | 1 | 0 | 0 |" in report
     assert "faster than SDPA: D=128 bfloat16 causal fwd_bwd N=2048: 0.8 against 1" in report
     data = json.loads((out / "targets.json").read_text())
     assert data["sources"][0]["environment"] == {"gpus": [{"name": "test"}]}

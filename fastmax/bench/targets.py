@@ -6,6 +6,9 @@ per head_dim) and checks each Fastmax CUDA case against the targets:
 * ``2x fla``: at least ``TARGET_SPEEDUP`` times faster than fla ``chunk_linear_attn`` in the same
   run, for every dtype, causal or not, pass and N (fla has no non-causal mode: those cases have
   no peer and are counted apart);
+* ``2x fla, TF32``: the same for the float32 cases of ``fastmax_cuda_tf32`` where the sweep ran
+  it: TF32 allowed, the precision fla's Triton kernels give float32 inputs (``2x fla`` keeps
+  Fastmax at float32 accuracy, PyTorch's default);
 * ``3x floor``: at N = 65536, bfloat16, head_dim 128, causal, at most ``FLOOR_FACTOR`` times the
   time of the bytes that must move at the copy rate: q, k, v and o once in the forward, three
   times that in the forward+backward;
@@ -38,6 +41,7 @@ from fastmax.bench.figures import (
 )
 
 FASTMAX = "fastmax_cuda"
+FASTMAX_TF32 = "fastmax_cuda_tf32"
 SDPA = "sdpa_flash"
 COPY_TBPS = 4.3  # device-to-device copy rate measured on the H200 (DESIGN.md section 4)
 FLOOR_FACTOR = 3.0
@@ -45,7 +49,7 @@ FLOOR_CASE = {"N": 65536, "dtype": "bfloat16", "D": 128, "causal": True}
 SDPA_FROM_N = 2048
 MEMORY_FACTOR = 1.25
 ELEMENT_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
-TARGETS = ("2x fla", "3x floor", "faster than SDPA", "peak memory")
+TARGETS = ("2x fla", "2x fla, TF32", "3x floor", "faster than SDPA", "peak memory")
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,19 @@ def _median(table: Any, method: str, key: dict[str, Any]) -> tuple[float | None,
     return float(row["median_ms"]), ""
 
 
+def _case(row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A CSV row's key among the rows of its run, and its case as ``Check`` fields."""
+    key = {c: row[c] for c in ("N", "B", "H", "D", "dtype", "causal", "pass")}
+    case = dict(
+        D=int(row["D"]),
+        dtype=str(row["dtype"]),
+        causal=bool(row["causal"]),
+        pass_=str(row["pass"]),
+        N=int(row["N"]),
+    )
+    return key, case
+
+
 def _peer_check(
     table: Any,
     target: str,
@@ -135,14 +152,7 @@ def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
         raise ValueError(f"the CSVs hold no {FASTMAX} result: nothing to check")
     checks = []
     for _, row in ours.sort_values(["D", "dtype", "causal", "pass", "N"]).iterrows():
-        key = {c: row[c] for c in ("N", "B", "H", "D", "dtype", "causal", "pass")}
-        case = dict(
-            D=int(row["D"]),
-            dtype=str(row["dtype"]),
-            causal=bool(row["causal"]),
-            pass_=str(row["pass"]),
-            N=int(row["N"]),
-        )
+        key, case = _case(row)
         ms = float(row["median_ms"])
         # bytes of one (B, H, N, D) tensor: q, k, v, o, dO and each gradient
         tensor = int(row["B"]) * int(row["H"]) * case["N"] * case["D"]
@@ -192,6 +202,25 @@ def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
                     met=ratio <= MEMORY_FACTOR,
                 )
             )
+    tf32 = table[
+        (table["method"] == FASTMAX_TF32)
+        & (table["status"] == "ok")
+        & (table["dtype"] == "float32")
+    ]
+    for _, row in tf32.sort_values(["D", "causal", "pass", "N"]).iterrows():
+        key, case = _case(row)
+        checks.append(
+            _peer_check(
+                table,
+                "2x fla, TF32",
+                LINEAR_BASELINE,
+                key,
+                case,
+                float(row["median_ms"]),
+                TARGET_SPEEDUP,
+                lambda ratio: ratio >= TARGET_SPEEDUP,
+            )
+        )
     return checks
 
 
@@ -203,7 +232,7 @@ def summarize(checks: list[Check]) -> list[dict[str, Any]]:
         if not mine:
             continue
         measured = [c for c in mine if c.value is not None]
-        higher_is_better = target in ("2x fla", "faster than SDPA")
+        higher_is_better = target in ("2x fla", "2x fla, TF32", "faster than SDPA")
         worst = (min if higher_is_better else max)(measured, key=lambda c: c.value, default=None)
         summary.append(
             {
