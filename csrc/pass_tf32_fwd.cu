@@ -49,11 +49,6 @@ __device__ __forceinline__ uint64_t desc32(const float* tile, int rows, int k0) 
   const uint32_t off = uint32_t((k0 >> 5) * rows * 32 * 4 + ((k0 & 31) >> 2) * 16);
   return desc_advance(wgmma_desc(tile, 16, 1024, 1), off);
 }
-__device__ __forceinline__ uint32_t tf32_rna(float x) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-}
 #endif
 
 template <bool kNorm>
@@ -200,8 +195,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_fence();
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const uint32_t a[4] = {tf32_rna(w[j][0]), tf32_rna(w[j][2]), tf32_rna(w[j][1]),
-                             tf32_rna(w[j][3])};
+      const uint32_t a[4] = {to_tf32(w[j][0]), to_tf32(w[j][2]), to_tf32(w[j][1]),
+                             to_tf32(w[j][3])};
       wgmma_rs_tf32(o, a, desc32(vt, kNv, 8 * j));
     }
     wgmma_commit();
