@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from fastmax.environ import float32_matmul_precision
 from fastmax.ops import _cuda, fastmax_attention, reference_attention
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -197,18 +198,14 @@ def run(args: argparse.Namespace) -> int:
     if not dtypes or set(dtypes) - set(DTYPES):
         raise ValueError(f"--dtypes: choose from {', '.join(DTYPES)}, got {args.dtypes!r}")
     cases = matrix(backends, args.quick, dtypes)
-    before = torch.get_float32_matmul_precision()
-    precision = args.float32_precision or before
-    torch.set_float32_matmul_precision(precision)
-    try:
+    precision = args.float32_precision or torch.get_float32_matmul_precision()
+    with float32_matmul_precision(precision):
         rows = [
             run_case(case, device, seed=args.seed + index)
             for index, case in enumerate(
                 tqdm(cases, desc="correctness", unit="case", file=sys.stderr)
             )
         ]
-    finally:
-        torch.set_float32_matmul_precision(before)
     failed = [row for row in rows if not row["passed"]]
 
     args.out.mkdir(parents=True, exist_ok=True)

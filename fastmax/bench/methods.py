@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from fastmax.environ import environment_set
+from fastmax.environ import environment_set, float32_matmul_precision
 from fastmax.ops import _cuda, fastmax_attention
 from fastmax.ops.normalize import normalize_qk
 
@@ -205,14 +205,8 @@ class FastmaxMethod(Method):
 @contextlib.contextmanager
 def pinned_settings(float32_precision: str | None, environment: dict[str, str]) -> Iterator[None]:
     """The float32 matmul precision and environment variables given, restored afterwards."""
-    precision = torch.get_float32_matmul_precision()
-    if float32_precision is not None:
-        torch.set_float32_matmul_precision(float32_precision)
-    try:
-        with environment_set(environment):
-            yield
-    finally:
-        torch.set_float32_matmul_precision(precision)
+    with float32_matmul_precision(float32_precision), environment_set(environment):
+        yield
 
 
 class NaiveLinearMethod(Method):

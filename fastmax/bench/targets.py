@@ -145,6 +145,22 @@ def _peer_check(
     )
 
 
+def _fla_check(
+    table: Any, target: str, key: dict[str, Any], case: dict[str, Any], ms: float
+) -> Check:
+    """At least ``TARGET_SPEEDUP`` times faster than fla in the same run."""
+    return _peer_check(
+        table,
+        target,
+        LINEAR_BASELINE,
+        key,
+        case,
+        ms,
+        TARGET_SPEEDUP,
+        lambda ratio: ratio >= TARGET_SPEEDUP,
+    )
+
+
 def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
     """Every check of every Fastmax CUDA case of ``table`` (the rows of ``read_sweeps``)."""
     ours = table[(table["method"] == FASTMAX) & (table["status"] == "ok")]
@@ -157,18 +173,7 @@ def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
         # bytes of one (B, H, N, D) tensor: q, k, v, o, dO and each gradient
         tensor = int(row["B"]) * int(row["H"]) * case["N"] * case["D"]
         tensor *= ELEMENT_BYTES[case["dtype"]]
-        checks.append(
-            _peer_check(
-                table,
-                "2x fla",
-                LINEAR_BASELINE,
-                key,
-                case,
-                ms,
-                TARGET_SPEEDUP,
-                lambda ratio: ratio >= TARGET_SPEEDUP,
-            )
-        )
+        checks.append(_fla_check(table, "2x fla", key, case, ms))
         if all(case[k] == v for k, v in FLOOR_CASE.items()):
             moved = 4 * tensor
             if case["pass_"] == "fwd_bwd":
@@ -209,18 +214,7 @@ def check_targets(table: Any, copy_tbps: float = COPY_TBPS) -> list[Check]:
     ]
     for _, row in tf32.sort_values(["D", "causal", "pass", "N"]).iterrows():
         key, case = _case(row)
-        checks.append(
-            _peer_check(
-                table,
-                "2x fla, TF32",
-                LINEAR_BASELINE,
-                key,
-                case,
-                float(row["median_ms"]),
-                TARGET_SPEEDUP,
-                lambda ratio: ratio >= TARGET_SPEEDUP,
-            )
-        )
+        checks.append(_fla_check(table, "2x fla, TF32", key, case, float(row["median_ms"])))
     return checks
 
 
