@@ -282,7 +282,7 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
 // normalise q's rows itself (pass_tf32_fwd.cu): causal, TF32 allowed, the sequence not split
 // (the split plan run_pass takes) and the kernel built for this device.
 bool tf32_forward_taken(const at::Tensor& q, const at::Tensor& k, bool causal, bool allow_tf32) {
-  if (!causal || q.scalar_type() != at::kFloat) return false;
+  if (!causal || !allow_tf32 || q.scalar_type() != at::kFloat) return false;  // no split plan
   Params p = base_params(q, k, 1.0, 1.0, allow_tf32, nullptr);
   p.heads_a = static_cast<int>(q.size(1));
   const SplitPlan plan = plan_split(1, kFwd, causal, p, split_allowed());
@@ -312,7 +312,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
     return {out, den, at::empty({0}, k.options()), none(), none()};
   }
   auto [kn, rk] = token_normalize(k, eps);
-  const bool in_pass = q.scalar_type() != at::kFloat || tf32_forward_taken(q, k, causal, allow_tf32);
+  const bool in_pass =
+      q.scalar_type() != at::kFloat || tf32_forward_taken(q, k, causal, allow_tf32);
   if (!in_pass || eps < kPassEpsMin || eps >= kPassEpsMax) {
     auto [qn, rq] = token_normalize(q, eps);
     auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32, 0.0);

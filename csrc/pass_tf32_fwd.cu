@@ -19,6 +19,8 @@
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
 // a0 + a1 <q / m, k>, is (a0 m + a1 <q, k>) / m, so m cancels from out; den (divided by m) and
 // the scales 1 / m (rnorm_out) are stored for the backward.
+#include <atomic>
+
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
@@ -161,8 +163,9 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j) {
         const float* kt = sk + 4096 * mt + 256 * j;
-        const uint32_t a[4] = {__float_as_uint(kt[kt_off[0][0]]), __float_as_uint(kt[kt_off[1][0]]),
-                               __float_as_uint(kt[kt_off[0][1]]), __float_as_uint(kt[kt_off[1][1]])};
+        const uint32_t a[4] = {
+            __float_as_uint(kt[kt_off[0][0]]), __float_as_uint(kt[kt_off[1][0]]),
+            __float_as_uint(kt[kt_off[0][1]]), __float_as_uint(kt[kt_off[1][1]])};
         wgmma_rs_tf32(acc, a, desc32(vt, kNv, 8 * j));
       }
     };
@@ -256,16 +259,32 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #endif
 }
 
+// Whether the running device has the kernel's sm_90a code (the other targets' stub declares one
+// warp), asked once per device: the query takes microseconds, and a forward asks twice.
+bool built_for_device() {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  constexpr int kCached = 64;
+  static std::atomic<int> known[kCached];  // 0: not asked yet, 1: no, 2: yes
+  if (device < kCached) {
+    const int k = known[device].load(std::memory_order_relaxed);
+    if (k != 0) return k == 2;
+  }
+  cudaFuncAttributes attr{};
+  bool built = false;
+  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<false>) == cudaSuccess) {
+    built = attr.maxThreadsPerBlock >= kThreads;
+  } else {
+    (void)cudaGetLastError();  // no image of the kernel for this device: clear the error
+  }
+  if (device < kCached) known[device].store(built ? 2 : 1, std::memory_order_relaxed);
+  return built;
+}
+
 }  // namespace
 
 bool launch_tf32_fwd_available(const Params& p) {
-  if (p.dim != kDim || !p.allow_tf32 || p.seg_chunks > 0) return false;
-  cudaFuncAttributes attr{};
-  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<false>) != cudaSuccess) {
-    (void)cudaGetLastError();  // no image of the kernel for this device: clear the error
-    return false;
-  }
-  return attr.maxThreadsPerBlock >= kThreads;
+  return p.dim == kDim && p.allow_tf32 && p.seg_chunks == 0 && built_for_device();
 }
 
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
