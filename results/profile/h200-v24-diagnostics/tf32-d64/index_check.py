@@ -1,5 +1,5 @@
 """CPU check of csrc/pass_tf32_fwd.cu's index arithmetic at head dims 64 and 128 (the templated
-kernel of `tf32-d64-on-1c8395d.diff`): the precomputed offsets equal sw32() of the intended
+kernel of `tf32-d64-on-cb46617.diff`): the precomputed offsets equal sw32() of the intended
 element, the copies fill every tile element once at its place, the row sums cover V^T's rows,
 and every index stays inside its tile."""
 
