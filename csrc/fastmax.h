@@ -72,7 +72,7 @@ struct Params {
   // Null: a1 for every head. Else contiguous (batch, key/value heads) float32: each key/value
   // head's a1, for its query heads too (seq_max normalisation folded into the weights).
   const float* a1_heads;
-  // float32 only: 1 lets the causal forward at head dim 128 run one TF32 product per step
+  // float32 only: 1 lets the causal forward at head dims 64, 128 run one TF32 product per step
   // (launch_tf32_fwd); every other float32 pass runs three (float32 accuracy) either way.
   int allow_tf32;
   // bfloat16 FWD and the TF32 float32 FWD (launch_tf32_fwd): > 0: a's rows are normalised in
@@ -134,11 +134,16 @@ constexpr cudaError_t kErrSharedMemory = cudaErrorNotSupported;
 cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 
-// The causal float32 forward with one TF32 product per step on wgmma (pass_tf32_fwd.cu): built
-// for sm_90a only, and taken by launch_pass_f32 where available: head dim 128, TF32 allowed,
-// the sequence not split, and the running device has the kernel's sm_90a code.
+// The causal float32 forward with one TF32 product per step on wgmma (pass_tf32_fwd.cu), built
+// for sm_90a only: available for head dims 64 and 128 with TF32 allowed where the running
+// device has the kernel's sm_90a code. It does not split its sequence: the op takes it where
+// tf32_fwd_unsplit says a split is not wanted (split.cu). Blocks: batch x heads x tiles.
+constexpr int kTf32TilesPerHead = 2;
 bool launch_tf32_fwd_available(const Params& p);
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream);
+// Whether the TF32 forward runs unsplit by the rule of the causal passes: its blocks fill more
+// than half the SMs, or the sequence is too short to split, or allow is false.
+bool tf32_fwd_unsplit(const Params& p, bool allow);
 
 // go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; grad_out and out (B, H, N, dim)
 // have the given element strides over batch, head and token.

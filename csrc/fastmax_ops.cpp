@@ -111,20 +111,32 @@ bool split_allowed() {
   return value == nullptr || std::string(value) != "0";
 }
 
+// Whether a float32 forward with these Params (batch, heads_a, n, dim, allow_tf32) runs the
+// TF32 wgmma kernel (pass_tf32_fwd.cu): causal, available (head dim, TF32 allowed, built for
+// this device) and not wanting a split.
+bool tf32_forward_taken(bool causal, const Params& p) {
+  return causal && launch_tf32_fwd_available(p) && tf32_fwd_unsplit(p, split_allowed());
+}
+
 // Launches one pass on `stream`. Returns the buffer of segment states (undefined when the pass
 // is not split), allocated on the current stream: the caller keeps it until `stream`'s work is
 // ordered before the current stream's.
 at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at::ScalarType st,
                     cudaStream_t stream) {
-  const SplitPlan plan = plan_split(st == at::kFloat ? 1 : 0, kind, causal, p, split_allowed());
   at::Tensor states;
-  if (plan.segments > 1) {
-    states = at::empty({plan.state_floats}, like.options().dtype(at::kFloat));
-    p.states = states.data_ptr<float>();
-    p.seg_chunks = plan.seg_chunks;
+  cudaError_t err;
+  if (kind == kFwd && st == at::kFloat && tf32_forward_taken(causal, p)) {
+    err = launch_tf32_fwd(p, stream);
+  } else {
+    const SplitPlan plan = plan_split(st == at::kFloat ? 1 : 0, kind, causal, p, split_allowed());
+    if (plan.segments > 1) {
+      states = at::empty({plan.state_floats}, like.options().dtype(at::kFloat));
+      p.states = states.data_ptr<float>();
+      p.seg_chunks = plan.seg_chunks;
+    }
+    err = st == at::kFloat ? launch_pass_f32(kind, causal, p, stream)
+                           : launch_pass_bf16(kind, causal, p, stream);
   }
-  const cudaError_t err = st == at::kFloat ? launch_pass_f32(kind, causal, p, stream)
-                                           : launch_pass_bf16(kind, causal, p, stream);
   TORCH_CHECK_VALUE(err != kErrSharedMemory, "fastmax CUDA op: ", st, " with head_dim ", p.dim,
                     " needs more shared memory per block than this GPU offers; use "
                     "backend='torch' (or bfloat16) for this configuration");
@@ -278,16 +290,14 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
   return dx;
 }
 
-// Whether the float32 forward of q (batch, heads, n, 128) runs the TF32 wgmma kernel, which can
-// normalise q's rows itself (pass_tf32_fwd.cu): causal, TF32 allowed, the sequence not split
-// (the split plan run_pass takes) and the kernel built for this device.
-bool tf32_forward_taken(const at::Tensor& q, const at::Tensor& k, bool causal, bool allow_tf32) {
-  if (!causal || !allow_tf32 || q.scalar_type() != at::kFloat) return false;  // no split plan
+// Whether the float32 forward of q and k runs the TF32 wgmma kernel (as run_pass decides),
+// which can normalise q's rows itself.
+bool tf32_forward_taken_for(const at::Tensor& q, const at::Tensor& k, bool causal,
+                            bool allow_tf32) {
+  if (!allow_tf32 || q.scalar_type() != at::kFloat) return false;  // no split plan
   Params p = base_params(q, k, 1.0, 1.0, allow_tf32, nullptr);
   p.heads_a = static_cast<int>(q.size(1));
-  const SplitPlan plan = plan_split(1, kFwd, causal, p, split_allowed());
-  p.seg_chunks = plan.segments > 1 ? plan.seg_chunks : 0;
-  return launch_tf32_fwd_available(p);
+  return tf32_forward_taken(causal, p);
 }
 
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):
@@ -313,7 +323,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
   }
   auto [kn, rk] = token_normalize(k, eps);
   const bool in_pass =
-      q.scalar_type() != at::kFloat || tf32_forward_taken(q, k, causal, allow_tf32);
+      q.scalar_type() != at::kFloat || tf32_forward_taken_for(q, k, causal, allow_tf32);
   if (!in_pass || eps < kPassEpsMin || eps >= kPassEpsMax) {
     auto [qn, rq] = token_normalize(q, eps);
     auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32, 0.0);

@@ -10,7 +10,9 @@
 // A non-causal forward of 4-warp blocks with more than half the SMs busy (the paper's shape:
 // 128 blocks) is cut so that two blocks per SM run in one wave: 1.09-1.19x forward from
 // N = 8192 (PERF.md v12, v13). Its backward is not: dq, dk and dv already run side by side on
-// three streams (0.9x when split). Causal passes are not cut: uncut, their forward+backward was
+// three streams (0.9x when split). The TF32 float32 forward (pass_tf32_fwd.cu) has no split:
+// tf32_fwd_unsplit applies the causal passes' rule to its own grid, and the op runs the mma.sync
+// forward where that wants a split. Causal passes are not cut: uncut, their forward+backward was
 // 1-5% faster from N = 4096 in the target sweeps of v11 and v12 (the forward within 2%, 5%
 // faster at 4096), and with v13's wgmma kernels the forward 3-12% and the forward+backward
 // 0-6% faster.
@@ -100,13 +102,11 @@ int split_segments(int dtype, Kind kind, bool causal, int64_t batch, int heads, 
   return segments >= 2 ? static_cast<int>(segments) : 1;
 }
 
-SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool allow) {
-  const int chunks = (p.n + kChunk - 1) / kChunk;
-  const SplitPlan whole{chunks, 1, 0};
-  // Too short for two segments: no device queries on this (launch-bound) path.
-  if (!allow || chunks < 2 * kMinSegmentChunks) return whole;
+namespace {
+
+// The running device's limits; false when a query fails (the launch then reports the error).
+bool gpu_limits(GpuLimits& gpu) {
   int device = 0;
-  GpuLimits gpu{};
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&gpu.sms, cudaDevAttrMultiProcessorCount, device);
@@ -114,7 +114,18 @@ SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool al
     err = cudaDeviceGetAttribute(&gpu.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&gpu.smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return whole;  // the launch reports the device error
+  return err == cudaSuccess;
+}
+
+}  // namespace
+
+SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool allow) {
+  const int chunks = (p.n + kChunk - 1) / kChunk;
+  const SplitPlan whole{chunks, 1, 0};
+  // Too short for two segments: no device queries on this (launch-bound) path.
+  if (!allow || chunks < 2 * kMinSegmentChunks) return whole;
+  GpuLimits gpu{};
+  if (!gpu_limits(gpu)) return whole;
   const int segments = split_segments(dtype, kind, causal, p.batch, p.heads_a, p.n, p.dim, gpu);
   const int64_t per_segment = visit_shape(dtype, kind, p.dim, [](auto tag, auto pc, auto kc) -> int64_t {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::SEG_STATE;
@@ -124,6 +135,14 @@ SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool al
   const int seg_chunks = (chunks + segments - 1) / segments;
   const int used = (chunks + seg_chunks - 1) / seg_chunks;
   return {seg_chunks, used, blocks * used * per_segment};
+}
+
+bool tf32_fwd_unsplit(const Params& p, bool allow) {
+  const int chunks = (p.n + kChunk - 1) / kChunk;
+  if (!allow || chunks < 2 * kMinSegmentChunks) return true;
+  GpuLimits gpu{};
+  if (!gpu_limits(gpu)) return true;  // the launch reports the device error
+  return 2 * int64_t(p.batch) * p.heads_a * kTf32TilesPerHead > gpu.sms;
 }
 
 }  // namespace fastmax

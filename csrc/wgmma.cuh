@@ -107,6 +107,16 @@ __device__ __forceinline__ void fence_proxy_async() {
   FASTMAX_WGMMA_ASM("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
+// Orders the compiler's accesses to an accumulator of NT n-tiles after the products that write
+// it asynchronously.
+template <int NT>
+__device__ __forceinline__ void wgmma_fence_operand(float (&d)[NT][4]) {
+#pragma unroll
+  for (int j = 0; j < NT; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[j][e])::"memory");
+}
+
 // The products for an accumulator of NT n-tiles (N = 8 NT columns), d[j] holding n-tile j;
 // inline PTX numbers the accumulator's registers %0 .. %(4 NT - 1) and the other operands after
 // them (SS_*, RS_*: those numbers in the instructions of wgmma_ss and wgmma_rs).
@@ -115,6 +125,11 @@ __device__ __forceinline__ void fence_proxy_async() {
   FASTMAX_WGMMA_D(0), FASTMAX_WGMMA_D(1), FASTMAX_WGMMA_D(2), FASTMAX_WGMMA_D(3),         \
       FASTMAX_WGMMA_D(4), FASTMAX_WGMMA_D(5), FASTMAX_WGMMA_D(6), FASTMAX_WGMMA_D(7)
 #define FASTMAX_WGMMA_D9 FASTMAX_WGMMA_D8, FASTMAX_WGMMA_D(8)
+#define FASTMAX_WGMMA_D5                                                                    \
+  FASTMAX_WGMMA_D(0), FASTMAX_WGMMA_D(1), FASTMAX_WGMMA_D(2), FASTMAX_WGMMA_D(3),         \
+      FASTMAX_WGMMA_D(4)
+#define FASTMAX_WGMMA_R20                                                                 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19"
 #define FASTMAX_WGMMA_R32                                                                 \
   "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, " \
   "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
@@ -139,11 +154,6 @@ __device__ __forceinline__ void fence_proxy_async() {
                       RS_REST ";\n}\n"                                                            \
                       : D                                                                         \
                       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1), "n"(TB));    \
-  }                                                                                               \
-  /* Orders the compiler's accesses to d after the products that write it asynchronously. */     \
-  __device__ __forceinline__ void wgmma_fence_operand(float (&d)[NT][4]) {                        \
-    _Pragma("unroll") for (int j = 0; j < NT; ++j)                                                \
-        _Pragma("unroll") for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[j][e])::"memory"); \
   }
 
 FASTMAX_WGMMA_PRODUCTS(8, 64, FASTMAX_WGMMA_R32, FASTMAX_WGMMA_D8,  //
@@ -184,5 +194,8 @@ FASTMAX_WGMMA_TF32_PRODUCTS(8, 64, FASTMAX_WGMMA_R32, FASTMAX_WGMMA_D8,  //
 FASTMAX_WGMMA_TF32_PRODUCTS(9, 72, FASTMAX_WGMMA_R36, FASTMAX_WGMMA_D9,  //
                             "%38", "%36, %37, p, 1, 1",                //
                             "%41", "{%36, %37, %38, %39}, %40, p, 1, 1")
+FASTMAX_WGMMA_TF32_PRODUCTS(5, 40, FASTMAX_WGMMA_R20, FASTMAX_WGMMA_D5,  //
+                            "%22", "%20, %21, p, 1, 1",                //
+                            "%25", "{%20, %21, %22, %23}, %24, p, 1, 1")
 
 }  // namespace fastmax

@@ -1,6 +1,6 @@
 """The causal float32 forward on TF32 wgmma products (csrc/pass_tf32_fwd.cu): taken with TF32
-allowed (``torch.set_float32_matmul_precision("high")``) at head_dim 128 on an sm_90a build,
-unsplit; against the float64 formula at TF32's tolerance, gradients included (the backward
+allowed (``torch.set_float32_matmul_precision("high")``) at head_dim 64 and 128 on an sm_90a
+build, unsplit; against the float64 formula at TF32's tolerance, gradients included (the backward
 keeps three products per step)."""
 
 from __future__ import annotations
@@ -47,17 +47,19 @@ def _forward(batch: int, heads: int, n: int, head_dim: int = 128, causal: bool =
 @pytest.mark.parametrize("n", [1, 63, 64, 65, 700])
 @pytest.mark.parametrize("heads", [(3, 3), (6, 2), (4, 1)])
 @pytest.mark.parametrize("normalize", ["token", "seq_max"])
-def test_matches_reference(tf32, n, heads, normalize):
-    case = Case("cuda", "float32", True, 128, n, *heads, normalize=normalize, a0=1.0, a1=0.7)
+@pytest.mark.parametrize("head_dim", [64, 128])
+def test_matches_reference(tf32, n, heads, normalize, head_dim):
+    case = Case("cuda", "float32", True, head_dim, n, *heads, normalize=normalize, a0=1.0, a1=0.7)
     result = run_case(case, "cuda")
     errors = {name: result[name] for name in ("out", "dq", "dk", "dv")}
     assert result["passed"], f"{case}: {errors} over {result['tolerance']}"
 
 
-def test_long_unsplit_sequence_matches_reference(tf32, monkeypatch):
+@pytest.mark.parametrize("head_dim", [64, 128])
+def test_long_unsplit_sequence_matches_reference(tf32, monkeypatch, head_dim):
     """33 chunks (the last partial) in one block each, the split turned off."""
     monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
-    result = run_case(Case("cuda", "float32", True, 128, 2085, 2, 1, batch=1), "cuda")
+    result = run_case(Case("cuda", "float32", True, head_dim, 2085, 2, 1, batch=1), "cuda")
     assert result["passed"], result
 
 
@@ -77,10 +79,13 @@ def test_token_major_inputs_match_contiguous(tf32):
 
 @hopper
 def test_taken_only_where_it_applies(tf32, monkeypatch):
-    """Causal, head_dim 128, TF32 allowed and the sequence not split."""
+    """Causal, head_dim 64 or 128, TF32 allowed, and no split wanted by its own grid."""
     assert _launches(_forward(2, 3, 200)) == 1
+    assert _launches(_forward(2, 3, 200, head_dim=64)) == 1
     assert _launches(_forward(2, 3, 200, causal=False)) == 0
-    assert _launches(_forward(2, 3, 200, head_dim=64)) == 0
+    assert _launches(_forward(2, 3, 200, head_dim=32)) == 0
+    # 128 blocks of 32 columns at head_dim 64, where the mma.sync forward's 64 would split
+    assert _launches(_forward(2, 32, 1100, head_dim=64)) == 1
     torch.set_float32_matmul_precision("highest")
     assert _launches(_forward(2, 3, 200)) == 0
     torch.set_float32_matmul_precision("high")

@@ -147,8 +147,8 @@ class FastmaxMethod(Method):
     """``fastmax.fastmax_attention`` with one backend pinned.
 
     ``float32_precision`` (``torch.set_float32_matmul_precision`` during the call, float32 inputs
-    only): "high" lets the CUDA op's causal head_dim-128 forward take one TF32 product per step
-    instead of three, as fla's Triton kernels do by default, for a like-for-like float32
+    only): "high" lets the CUDA op's causal forward (head_dim 64, 128) take one TF32 product per
+    step instead of three, as fla's Triton kernels do by default, for a like-for-like float32
     comparison. ``environment``:
     variables set during the call (``FASTMAX_SEQUENCE_SPLIT=0`` times the unsplit kernels).
     """

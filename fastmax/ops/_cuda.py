@@ -35,10 +35,11 @@ gradients, ``out`` and one normalised copy.
 (batch, token, head, dim) tensor, as LitGPT's attention passes them, so reshaping back to
 (batch, token, heads x dim) is a view; contiguous otherwise.
 ``allow_tf32`` (float32 inputs only) follows ``torch.get_float32_matmul_precision()``:
-anything but "highest" (PyTorch's default) lets the causal forward at head_dim 128 run one TF32
-product per step on Hopper's warpgroup units (the precision fla's kernels and PyTorch's own
-matmuls give float32 then), where the extension was built for sm_90a and the sequence is not
-split; every other float32 pass keeps float32 accuracy with three TF32 products per step.
+anything but "highest" (PyTorch's default) lets the causal forward at head_dim 64 and 128 run
+one TF32 product per step on Hopper's warpgroup units (the precision fla's kernels and PyTorch's
+own matmuls give float32 then), where the extension was built for sm_90a and its grid fills more
+than half the SMs (it has no sequence split); every other float32 pass keeps float32 accuracy
+with three TF32 products per step.
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
 formula, so the op is one node in a compiled graph. When the extension was not built,
 :func:`extension_loaded` is False and :func:`extension_error` says why.
