@@ -13,7 +13,8 @@
 // only, so v is copied transposed (V^T, tokens along K), each 8-token group in the order 0, 2,
 // 4, 6, 1, 3, 5, 7: W's accumulator, which holds columns (2 t, 2 t + 1) of each 8, then is the
 // TF32 A fragment of W V (columns t, t + 4) without shuffles, and K^T's fragments are loaded in
-// the same order. Tokens past n are zero-filled and their rows not written.
+// the same order. Tokens past n are zero-filled and their rows not written. v is rounded to
+// TF32 where it lands (out is a mean of v's rows: the unit's truncation would bias it).
 // With Params::a_eps > 0 the rows of q are normalised in the pass, x / max(||x||, a_eps), as
 // the bfloat16 forward does: each warp takes its rows' norms m from the Q tile, and the pass
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
@@ -145,6 +146,16 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     if (ck + 1 < n_chunks) load(st ^ 1, ck + 1);
     cp_async_commit();
     cp_async_wait<1>();
+    {  // this thread's copies of v rounded to TF32 (cvt.rna): the unit would truncate them, and
+       // out, a weighted mean of v's rows, would keep truncation's bias toward zero
+      float* vt = smem + st * kStage + 2 * kTileQk;
+#pragma unroll
+      for (int a = 0; a < kChunk / 8; ++a) {
+        float* x = vt + sw32(NV, v_col, 8 * a + v_pos);
+#pragma unroll
+        for (int c = 0; c < PP; ++c) x[c] = __uint_as_float(to_tf32(x[c]));
+      }
+    }
     fence_proxy_async();
     __syncthreads();
     const float* sq = smem + st * kStage;

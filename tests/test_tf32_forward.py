@@ -130,3 +130,13 @@ def test_row_norms_taken_inside_the_pass(tf32):
     assert relative_error(out.cpu(), ref) < TF32_TOLERANCE
     for mine, theirs in zip(leaves, ref_leaves, strict=True):
         assert relative_error(mine.grad.cpu(), theirs.grad, scale=grad) < TF32_TOLERANCE
+
+
+@hopper
+@pytest.mark.parametrize("head_dim", [64, 128])
+def test_v_is_rounded_not_truncated(tf32, head_dim):
+    """out is a weighted mean of v's rows: v truncated to TF32 (how the unit reads a raw
+    float32) would bias it by ~4e-4 of its norm (an emulation on the CPU: 4.1-4.3e-4); rounded,
+    ~2e-4 is left."""
+    result = run_case(Case("cuda", "float32", True, head_dim, 200, 4, 2, a1=0.7), "cuda")
+    assert result["out"] < 3e-4, result
