@@ -146,16 +146,6 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     if (ck + 1 < n_chunks) load(st ^ 1, ck + 1);
     cp_async_commit();
     cp_async_wait<1>();
-    {  // this thread's copies of v rounded to TF32 (cvt.rna): the unit would truncate them, and
-       // out, a weighted mean of v's rows, would keep truncation's bias toward zero
-      float* vt = smem + st * kStage + 2 * kTileQk;
-#pragma unroll
-      for (int a = 0; a < kChunk / 8; ++a) {
-        float* x = vt + sw32(NV, v_col, 8 * a + v_pos);
-#pragma unroll
-        for (int c = 0; c < PP; ++c) x[c] = __uint_as_float(to_tf32(x[c]));
-      }
-    }
     fence_proxy_async();
     __syncthreads();
     const float* sq = smem + st * kStage;
@@ -207,6 +197,24 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     for (int kk = 0; kk < D; kk += 8)
       wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
     wgmma_commit();
+    {  // while those run: this thread's copies of v rounded to TF32 (cvt.rna), 16 or 8 bytes at
+       // a time; the unit would truncate them, and out, a weighted mean of v's rows, would keep
+       // truncation's bias toward zero. The barrier hands them to the products that read V^T.
+      using Piece = std::conditional_t<PP == 4, float4, float2>;
+      static_assert(PP * sizeof(float) == sizeof(Piece), "one piece per 8-token group");
+      float* vt = smem + st * kStage + 2 * kTileQk;
+#pragma unroll
+      for (int a = 0; a < kChunk / 8; ++a) {
+        float* x = vt + sw32(NV, v_col, 8 * a + v_pos);
+        Piece piece = *reinterpret_cast<Piece*>(x);
+        float* f = reinterpret_cast<float*>(&piece);
+#pragma unroll
+        for (int c = 0; c < PP; ++c) f[c] = __uint_as_float(to_tf32(f[c]));
+        *reinterpret_cast<Piece*>(x) = piece;
+      }
+    }
+    fence_proxy_async();
+    __syncthreads();
     state_update(s[0], 0);
     wgmma_commit();
     float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
