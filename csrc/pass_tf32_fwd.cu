@@ -14,7 +14,8 @@
 // 4, 6, 1, 3, 5, 7: W's accumulator, which holds columns (2 t, 2 t + 1) of each 8, then is the
 // TF32 A fragment of W V (columns t, t + 4) without shuffles, and K^T's fragments are loaded in
 // the same order. Tokens past n are zero-filled and their rows not written. v is rounded to
-// TF32 where it lands (out is a mean of v's rows: the unit's truncation would bias it).
+// TF32 in shared memory while the W and Q S products run, which do not read it (out is a mean
+// of v's rows: the unit's truncation would bias it).
 // With Params::a_eps > 0 the rows of q are normalised in the pass, x / max(||x||, a_eps), as
 // the bfloat16 forward does: each warp takes its rows' norms m from the Q tile, and the pass
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
