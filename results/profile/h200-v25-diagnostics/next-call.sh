@@ -1,5 +1,5 @@
 # Prepared for the next session's first call (one GPU), not run. Three trees built side by
-# side: base (HEAD, .device/base.tgz), vregs (HEAD + vregs/vregs-on-f428756.diff,
+# side: base (HEAD, .device/base.tgz), vregs (HEAD + vregs/vregs-on-60ed71f.diff,
 # .device/vregs.tgz) and the working tree (HEAD + vregs + ../knorm/infer-knorm-on-vregs.diff).
 # The working tree's TF32 tests and the op's GPU tests, its errors, bitwise against base at the
 # default precision, then the three alternating at the paper's shape (no autograd: the working
