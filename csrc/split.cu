@@ -35,6 +35,10 @@ constexpr int kWaves = 2;
 // memory once per batch rather than once per segment.
 constexpr int kCombineBatch = 8;
 
+// Whether `blocks` leave at least half the SMs idle: any pass may be cut then, a causal one only
+// then (its rule, which the TF32 forward's tf32_fwd_unsplit applies to its own grid).
+bool half_idle(int64_t blocks, const GpuLimits& gpu) { return 2 * blocks <= gpu.sms; }
+
 __global__ void combine_states_kernel(float* __restrict__ states, int64_t blocks, int segments,
                                       int floats, int mode) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -75,14 +79,14 @@ int split_segments(int dtype, Kind kind, bool causal, int64_t batch, int heads, 
                    const GpuLimits& gpu) {
   const int64_t blocks = batch * heads * (dim / column_tile(dim));
   if (blocks <= 0 || blocks > gpu.sms) return 1;
-  const bool half_idle = 2 * blocks <= gpu.sms;
+  const bool idle = half_idle(blocks, gpu);
   const int warps = visit_shape(dtype, kind, dim, [](auto tag, auto pc, auto kc) -> int {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::WARPS;
   });
   // With more than half the SMs busy, only non-causal passes that run alone are cut for two
   // blocks per SM: the forward, and dq, which runs after dk and dv (they share the SMs on two
   // streams).
-  if (!half_idle && (causal || (kind != kFwd && kind != kDq && kind != kDqn) || warps != 4)) {
+  if (!idle && (causal || (kind != kFwd && kind != kDq && kind != kDqn) || warps != 4)) {
     return 1;
   }
   // Blocks of this pass one SM holds at once, by shared memory (0: the pass does not fit).
@@ -94,10 +98,10 @@ int split_segments(int dtype, Kind kind, bool causal, int64_t batch, int heads, 
     const size_t bytes = Shape<T, P, KIND>::bytes(stages) + kReservedPerBlock;
     return bytes < size_t(gpu.smem_per_sm) ? int64_t(gpu.smem_per_sm / bytes) : 1;
   });
-  if (!half_idle && per_sm < 2) return 1;
-  const int64_t wanted = (half_idle ? kWaves * per_sm * gpu.sms : 2 * gpu.sms) / blocks;
+  if (!idle && per_sm < 2) return 1;
+  const int64_t wanted = (idle ? kWaves * per_sm * gpu.sms : 2 * gpu.sms) / blocks;
   const int64_t most =
-      ((n + kChunk - 1) / kChunk) / (half_idle ? kMinSegmentChunks : kMinCutSegmentChunks);
+      ((n + kChunk - 1) / kChunk) / (idle ? kMinSegmentChunks : kMinCutSegmentChunks);
   const int64_t segments = wanted < most ? wanted : most;
   return segments >= 2 ? static_cast<int>(segments) : 1;
 }
@@ -117,15 +121,20 @@ bool gpu_limits(GpuLimits& gpu) {
   return err == cudaSuccess;
 }
 
+// Whether a pass over p's sequence may be split: allowed, long enough for two segments, and
+// the device's limits read into gpu. Too short: no device queries on this (launch-bound) path.
+bool split_possible(const Params& p, bool allow, GpuLimits& gpu) {
+  const int chunks = (p.n + kChunk - 1) / kChunk;
+  return allow && chunks >= 2 * kMinSegmentChunks && gpu_limits(gpu);
+}
+
 }  // namespace
 
 SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool allow) {
   const int chunks = (p.n + kChunk - 1) / kChunk;
   const SplitPlan whole{chunks, 1, 0};
-  // Too short for two segments: no device queries on this (launch-bound) path.
-  if (!allow || chunks < 2 * kMinSegmentChunks) return whole;
   GpuLimits gpu{};
-  if (!gpu_limits(gpu)) return whole;
+  if (!split_possible(p, allow, gpu)) return whole;
   const int segments = split_segments(dtype, kind, causal, p.batch, p.heads_a, p.n, p.dim, gpu);
   const int64_t per_segment = visit_shape(dtype, kind, p.dim, [](auto tag, auto pc, auto kc) -> int64_t {
     return Shape<typename decltype(tag)::type, decltype(pc)::value, decltype(kc)::value>::SEG_STATE;
@@ -138,11 +147,9 @@ SplitPlan plan_split(int dtype, Kind kind, bool causal, const Params& p, bool al
 }
 
 bool tf32_fwd_unsplit(const Params& p, bool allow) {
-  const int chunks = (p.n + kChunk - 1) / kChunk;
-  if (!allow || chunks < 2 * kMinSegmentChunks) return true;
   GpuLimits gpu{};
-  if (!gpu_limits(gpu)) return true;  // the launch reports the device error
-  return 2 * int64_t(p.batch) * p.heads_a * kTf32TilesPerHead > gpu.sms;
+  return !split_possible(p, allow, gpu) ||
+         !half_idle(int64_t(p.batch) * p.heads_a * kTf32TilesPerHead, gpu);
 }
 
 }  // namespace fastmax
