@@ -13,9 +13,9 @@
 // only, so v is copied transposed (V^T, tokens along K), each 8-token group in the order 0, 2,
 // 4, 6, 1, 3, 5, 7: W's accumulator, which holds columns (2 t, 2 t + 1) of each 8, then is the
 // TF32 A fragment of W V (columns t, t + 4) without shuffles, and K^T's fragments are loaded in
-// the same order. Tokens past n are zero-filled and their rows not written. v is rounded to
-// TF32 in shared memory while the W and Q S products run, which do not read it (out is a mean
-// of v's rows: the unit's truncation would bias it).
+// the same order. v comes through registers, rounded to TF32 on the way (out is a mean of v's
+// rows: the unit's truncation would bias it), while q and k are copied by cp.async. Tokens past
+// n are zero-filled and their rows not written.
 // With Params::a_eps > 0 the rows of q are normalised in the pass, x / max(||x||, a_eps), as
 // the bfloat16 forward does: each warp takes its rows' norms m from the Q tile, and the pass
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
@@ -90,10 +90,11 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       vt[sw32(NV, QT + i / kChunk, i % kChunk)] = i < kChunk ? 1.f : 0.f;
   }
 
-  // Copies of chunk ck into stage st. Q and K: 16 bytes at column 4 (tid % (D / 4)) of rows
+  // Copies of chunk ck's Q and K into stage st: 16 bytes at column 4 (tid % (D / 4)) of rows
   // tid / (D / 4) + 8 a + RS c (RS rows per pass of the block), whose swizzle depends on c
-  // only. V: column tid % QT, positions PP (tid / QT) + c (c < PP) of each 8-token group of V^T's
-  // row for it; position x holds token 2 x of the group, and x + 4 token 2 x + 1.
+  // only. V goes through registers (load_v, store_v): column tid % QT, positions
+  // PP (tid / QT) + c (c < PP) of each 8-token group of V^T's row for it; position x holds
+  // token 2 x of the group, and x + 4 token 2 x + 1.
   constexpr int RS = kThreads / (D / 4), PP = 8 * QT / kThreads;
   const int qk_col = 4 * (tid % (D / 4)), qk_row = tid / (D / 4);
   const int v_col = tid % QT, v_pos = PP * (tid / QT);
@@ -102,7 +103,6 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   auto load = [&](int st, int ck) {
     float* sq = smem + st * kStage;
     float* sk = sq + kTileQk;
-    float* vt = sk + kTileQk;
     const int row0 = ck * kChunk + qk_row;
 #pragma unroll 2
     for (int a = 0; a < kChunk / 8; ++a)
@@ -114,16 +114,35 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         cp_async16(sq + qk_dst[c] + 256 * a, q + at * p.a_sn + qk_col, valid);
         cp_async16(sk + qk_dst[c] + 256 * a, k + at * p.b_sn + qk_col, valid);
       }
-    const int tok0 = ck * kChunk;
-#pragma unroll 1
-    for (int a = 0; a < kChunk / 8; ++a) {
-      float* dst = vt + sw32(NV, v_col, 8 * a + v_pos);
+  };
+  // This thread's v elements of batch `half` of chunk ck's 8-token groups (zero past n) into
+  // vr, then stored in stage st rounded to TF32 (cvt.rna; the unit would truncate them, and out,
+  // a weighted mean of v's rows, would keep truncation's bias toward zero), one 16- or 8-byte
+  // piece per group. Head dim 64 takes the chunk in one batch, loaded at the step's start; 128
+  // in two, the first loaded once W V has freed W's registers, the second after the output's
+  // stores (its registers allow no more at once).
+  constexpr int kVBatches = D == 64 ? 1 : 2, G = kChunk / 8 / kVBatches;
+  using Piece = std::conditional_t<PP == 4, float4, float2>;
+  static_assert(PP * sizeof(float) == sizeof(Piece), "one piece per 8-token group");
+  float vr[G][PP];
+  auto load_v = [&](int ck, int half) {
+#pragma unroll
+    for (int a = 0; a < G; ++a)
 #pragma unroll
       for (int c = 0; c < PP; ++c) {
-        const int x = v_pos + c, tok = tok0 + 8 * a + 2 * (x & 3) + (x >> 2);
-        const bool valid = tok < n;
-        cp_async4(dst + c, v + (valid ? tok : 0) * p.c_sn + q0 + v_col, valid);
+        const int x = v_pos + c, tok = ck * kChunk + 8 * (G * half + a) + 2 * (x & 3) + (x >> 2);
+        vr[a][c] = tok < n ? __ldg(v + tok * p.c_sn + q0 + v_col) : 0.f;
       }
+  };
+  auto store_v = [&](int st, int half) {
+    float* vt = smem + st * kStage + 2 * kTileQk;
+#pragma unroll
+    for (int a = 0; a < G; ++a) {
+      Piece piece;
+      float* f = reinterpret_cast<float*>(&piece);
+#pragma unroll
+      for (int c = 0; c < PP; ++c) f[c] = __uint_as_float(to_tf32(vr[a][c]));
+      *reinterpret_cast<Piece*>(vt + sw32(NV, v_col, 8 * (G * half + a) + v_pos)) = piece;
     }
   };
 
@@ -142,10 +161,16 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   float s[MT][NT][4] = {};  // S = K^T V of the chunks so far, dims 64 mt + ..., NV columns
   load(0, 0);
   cp_async_commit();
+  for (int half = 0; half < kVBatches; ++half) {
+    load_v(0, half);
+    store_v(0, half);
+  }
   for (int ck = 0; ck < n_chunks; ++ck) {
     const int st = ck & 1;
     if (ck + 1 < n_chunks) load(st ^ 1, ck + 1);
     cp_async_commit();
+    const bool next = ck + 1 < n_chunks;  // v of the next chunk goes to stage st ^ 1
+    if (kVBatches == 1 && next) load_v(ck + 1, 0);
     cp_async_wait<1>();
     fence_proxy_async();
     __syncthreads();
@@ -198,24 +223,6 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     for (int kk = 0; kk < D; kk += 8)
       wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
     wgmma_commit();
-    {  // while those run: this thread's copies of v rounded to TF32 (cvt.rna), 16 or 8 bytes at
-       // a time; the unit would truncate them, and out, a weighted mean of v's rows, would keep
-       // truncation's bias toward zero. The barrier hands them to the products that read V^T.
-      using Piece = std::conditional_t<PP == 4, float4, float2>;
-      static_assert(PP * sizeof(float) == sizeof(Piece), "one piece per 8-token group");
-      float* vt = smem + st * kStage + 2 * kTileQk;
-#pragma unroll
-      for (int a = 0; a < kChunk / 8; ++a) {
-        float* x = vt + sw32(NV, v_col, 8 * a + v_pos);
-        Piece piece = *reinterpret_cast<Piece*>(x);
-        float* f = reinterpret_cast<float*>(&piece);
-#pragma unroll
-        for (int c = 0; c < PP; ++c) f[c] = __uint_as_float(to_tf32(f[c]));
-        *reinterpret_cast<Piece*>(x) = piece;
-      }
-    }
-    fence_proxy_async();
-    __syncthreads();
     state_update(s[0], 0);
     wgmma_commit();
     float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
@@ -247,6 +254,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       wgmma_wait<0>();
     }
     wgmma_fence_operand(o);
+    if (kVBatches == 2 && next) load_v(ck + 1, 0);
 
     // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT).
 #pragma unroll
@@ -269,6 +277,10 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         den_out[row] = kNorm ? den * rq[half] : den;
         if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
       }
+    }
+    if (kVBatches == 2 && next) {
+      store_v(st ^ 1, 0);
+      load_v(ck + 1, 1);
     }
     wgmma_wait<0>();
 #pragma unroll
@@ -295,6 +307,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       if (tid % TR == 0) s_sigma[row] += sum;
       if (tid == 0) s_sigma[QT] += float(kChunk);  // the ones row: the token count
     }
+    if (next) store_v(st ^ 1, kVBatches - 1);
     fence_proxy_async();
     __syncthreads();  // before the next step's copies overwrite this stage
   }
