@@ -80,6 +80,10 @@ struct Params {
   // the rows of A S and of W in registers (chunk_kernel.cuh) or folds the norms into the
   // weights (pass_tf32_fwd.cu)); 0: a as given. The mma.sync float32 passes refuse it.
   float a_eps;
+  // The TF32 float32 FWD only, with a_eps > 0: > 0: b's rows are normalised in the pass too,
+  // x / max(||x||, b_eps), their scales taken from the tile (the op's forward without autograd,
+  // which keeps no normalised copy of b); 0: b as given.
+  float b_eps;
   // Sequence split (see plan_split): chunks per segment (0: one segment) and the float32 buffer
   // of segment states; phase is set by the launcher.
   int seg_chunks;

@@ -128,6 +128,8 @@ at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at
   if (kind == kFwd && st == at::kFloat && tf32_forward_taken(causal, p)) {
     err = launch_tf32_fwd(p, stream);
   } else {
+    TORCH_CHECK(p.b_eps == 0.f, "fastmax CUDA op: k's rows are normalised in the pass by the "
+                "TF32 forward only");
     const SplitPlan plan = plan_split(st == at::kFloat ? 1 : 0, kind, causal, p, split_allowed());
     if (plan.segments > 1) {
       states = at::empty({plan.state_floats}, like.options().dtype(at::kFloat));
@@ -180,14 +182,16 @@ const float* heads_a1(const std::optional<at::Tensor>& a1_heads, const at::Tenso
   return t.data_ptr<float>();
 }
 
-// Out and den of the attention of q and k; q_eps > 0 (bfloat16 and float16 only): the pass
-// normalises q's rows, x / max(||x||, q_eps), and writes their scales 1 / max(||x||, q_eps)
-// into rq, else q and k are taken as given. a1_heads: see Params.
+// Out and den of the attention of q and k; q_eps > 0 (bfloat16 and float16, and the TF32
+// forward): the pass normalises q's rows, x / max(||x||, q_eps), and writes their scales
+// 1 / max(||x||, q_eps) into rq, else q and k are taken as given; k_eps > 0 (the TF32 forward
+// only, with q_eps): the pass normalises k's rows as well. a1_heads: see Params.
 std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k,
                                           const at::Tensor& v, bool causal, double a0, double a1,
                                           bool allow_tf32, double q_eps,
                                           const float* a1_heads = nullptr,
-                                          const at::Tensor& rq = at::Tensor()) {
+                                          const at::Tensor& rq = at::Tensor(),
+                                          double k_eps = 0.0) {
   const at::Tensor qk = kernel_view(q), kk = kernel_view(k), vk = kernel_view(v);
   const int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3);
   at::Tensor out = empty_like_layout(v, b, h, n, d, qk.options());
@@ -200,6 +204,7 @@ std::tuple<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor&
   p.heads_bc = static_cast<int>(k.size(1));
   p.a_eps = static_cast<float>(q_eps);
   if (q_eps > 0) p.rnorm_out = rq.data_ptr<float>();
+  p.b_eps = static_cast<float>(k_eps);
   run_pass(kFwd, causal, p, q, qk.scalar_type(), c10::cuda::getCurrentCUDAStream());
   if (q.scalar_type() == at::kHalf) out = out.to(at::kHalf);
   return {out, den};
@@ -332,6 +337,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
   const at::Tensor rq = at::empty({q.size(0), q.size(1), q.size(2)}, rk.options());
   auto [out, den] = attend(q, kn, v, causal, a0, a1, allow_tf32, eps, nullptr, rq);
   return {out, den, kn, rk, rq};
+}
+
+// The forward's out alone, for callers that need no gradient (nothing kept for a backward):
+// q and k normalised per token with eps > 0, as fwd does. Where the TF32 forward runs
+// (tf32_forward_taken_for) it normalises k's rows in the pass as well as q's, so no normalised
+// copy of k is written; elsewhere this is fwd's out.
+at::Tensor fwd_inference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         bool causal, double a0, double a1, bool allow_tf32, double eps) {
+  check_inputs(q, k, v);
+  TORCH_CHECK_VALUE(eps > 0, "fastmax CUDA op: fwd_inference normalises q and k: eps must be "
+                    "> 0, got ", eps);
+  const c10::cuda::CUDAGuard guard(q.device());
+  if (eps >= kPassEpsMin && eps < kPassEpsMax &&
+      tf32_forward_taken_for(q, k, causal, allow_tf32)) {
+    const at::Tensor rq = at::empty({q.size(0), q.size(1), q.size(2)},
+                                    q.options().dtype(at::kFloat));
+    return std::get<0>(attend(q, k, v, causal, a0, a1, allow_tf32, eps, nullptr, rq, eps));
+  }
+  return std::get<0>(fwd(q, k, v, causal, a0, a1, allow_tf32, eps, std::nullopt));
 }
 
 // go[b, h, i] = <a[b, h, i], b[b, h, i]> in float32, on stream; a and b in the kernels' layout
@@ -645,6 +669,8 @@ int64_t split_segments_of(c10::ScalarType dtype, int64_t kind, bool causal, int6
 TORCH_LIBRARY(fastmax, m) {
   m.def("fwd(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, bool allow_tf32, "
         "float eps=0., Tensor? a1_heads=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("fwd_inference(Tensor q, Tensor k, Tensor v, bool causal, float a0, float a1, "
+        "bool allow_tf32, float eps) -> Tensor");
   m.def("bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor den, Tensor kn, "
         "Tensor rk, Tensor rq, bool causal, float a0, float a1, bool allow_tf32, float eps, "
         "Tensor? a1_heads=None) "
@@ -664,6 +690,7 @@ TORCH_LIBRARY(fastmax, m) {
 
 TORCH_LIBRARY_IMPL(fastmax, CUDA, m) {
   m.impl("fwd", &fastmax::fwd);
+  m.impl("fwd_inference", &fastmax::fwd_inference);
   m.impl("bwd", &fastmax::bwd);
   m.impl("token_normalize", &fastmax::token_normalize);
   m.impl("token_normalize_bwd", &fastmax::token_normalize_bwd);

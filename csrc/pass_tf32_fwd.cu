@@ -21,6 +21,10 @@
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
 // a0 + a1 <q / m, k>, is (a0 m + a1 <q, k>) / m, so m cancels from out; den (divided by m) and
 // the scales 1 / m (rnorm_out) are stored for the backward.
+// With Params::b_eps > 0 as well (the op's forward without autograd, which keeps no normalised
+// copy of k) the rows of k are normalised in the pass: their scales r = 1 / max(||k||, b_eps)
+// come from the K tile each chunk, and scale W's columns and K^T's fragments in the state
+// update (S = sum of r k v^T).
 #include <atomic>
 
 #include "chunk_kernel.cuh"
@@ -37,7 +41,7 @@ struct Tf32Shape {
   static constexpr int TILE_V = NV * kChunk;     // V^T: NV rows x 64 tokens
   static constexpr int STAGE = 2 * TILE_QK + TILE_V;
   static constexpr int STATE = NV * D;           // S^T: NV rows x D columns
-  static constexpr size_t SMEM = (2 * STAGE + STATE + NV) * sizeof(float);
+  static constexpr size_t SMEM = (2 * STAGE + STATE + NV + kChunk) * sizeof(float);
   static_assert(STAGE * sizeof(float) % 1024 == 0, "stages keep the swizzle's 1024-byte atoms");
 };
 // The kernel's body exists in the sm_90a pass only; elsewhere a stub declared for one warp, so
@@ -61,7 +65,7 @@ __device__ __forceinline__ uint64_t desc32(const float* tile, int rows, int k0) 
 }
 #endif
 
-template <int D, bool kNorm>
+template <int D, bool kNorm, bool kNormK>
 __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
   using S = Tf32Shape<D>;
@@ -72,6 +76,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   float* smem = reinterpret_cast<float*>(raw);
   float* s_state = smem + 2 * kStage;  // a1 S^T of the chunks before the current one
   float* s_sigma = s_state + kState;   // the sum of v's rows (and the token count) before it
+  float* s_rk = s_sigma + NV;          // kNormK: the scales of the current chunk's rows of k
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.x / (D / QT), q0 = (blockIdx.x % (D / QT)) * QT;
   const int b = bh / p.heads_a, h = bh % p.heads_a, hkv = h / p.group, n = p.n;
@@ -204,9 +209,11 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j) {
         const float* kt = sk + 4096 * mt + 256 * j;
+        const float2 r = kNormK ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
+                                : make_float2(1.f, 1.f);  // tokens 8 j + 2 t and + 1
         const uint32_t a[4] = {
-            __float_as_uint(kt[kt_off[0][0]]), __float_as_uint(kt[kt_off[1][0]]),
-            __float_as_uint(kt[kt_off[0][1]]), __float_as_uint(kt[kt_off[1][1]])};
+            __float_as_uint(kt[kt_off[0][0]] * r.x), __float_as_uint(kt[kt_off[1][0]] * r.x),
+            __float_as_uint(kt[kt_off[0][1]] * r.y), __float_as_uint(kt[kt_off[1][1]] * r.y)};
         wgmma_rs_tf32(acc, a, desc32(vt, NV, 8 * j));
       }
     };
@@ -223,20 +230,37 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     for (int kk = 0; kk < D; kk += 8)
       wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
     wgmma_commit();
+    if constexpr (kNormK) {  // while those run: k's row scales, two threads a row (alternating
+                             // 16-byte pieces, as q's norms), published by a barrier
+      const int r = tid >> 1, h = tid & 1;
+      float ss = 0.f;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        const float4 x = *reinterpret_cast<const float4*>(sk + sw32(kChunk, r, 8 * i + 4 * h));
+        ss = fmaf(x.x, x.x, fmaf(x.y, x.y, fmaf(x.z, x.z, fmaf(x.w, x.w, ss))));
+      }
+      ss += __shfl_xor_sync(0xffffffffu, ss, 1);
+      if (h == 0) s_rk[r] = rcp_fast(clamped_norm(ss, p.b_eps));
+      __syncthreads();
+    }
     state_update(s[0], 0);
     wgmma_commit();
     float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
     a0_rows(a0r, rq);
     wgmma_wait<2>();
     wgmma_fence_operand(w);
-    // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row).
+    // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row); with
+    // kNormK, <q, k> times the key's scale.
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
+    for (int j = 0; j < 8; ++j) {
+      const float2 rk = kNormK ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
+                               : make_float2(1.f, 1.f);
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = 16 * warp + g + 8 * (e >> 1), c = 8 * j + 2 * t + (e & 1);
-        w[j][e] = c <= r ? a0r[e >> 1] + a1 * w[j][e] : 0.f;
+        w[j][e] = c <= r ? a0r[e >> 1] + a1 * ((e & 1) ? rk.y : rk.x) * w[j][e] : 0.f;
       }
+    }
     wgmma_fence();
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
@@ -327,7 +351,7 @@ bool built_for_device() {
   }
   cudaFuncAttributes attr{};
   bool built = false;
-  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<128, false>) == cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<128, false, false>) == cudaSuccess) {
     built = attr.maxThreadsPerBlock >= kThreads;
   } else {
     (void)cudaGetLastError();  // no image of the kernel for this device: clear the error
@@ -354,7 +378,10 @@ cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
   visit_tf32_dim(p.dim, [&](auto dc) {
     constexpr int D = decltype(dc)::value;
-    const auto kernel = p.a_eps > 0.f ? tf32_fwd_kernel<D, true> : tf32_fwd_kernel<D, false>;
+    if (p.b_eps > 0.f && !(p.a_eps > 0.f)) return true;  // k normalised only with q
+    const auto kernel = p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true>
+                        : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false>
+                                        : tf32_fwd_kernel<D, false, false>;
     const size_t smem = Tf32Shape<D>::SMEM;
     err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
     if (err != cudaSuccess) return true;

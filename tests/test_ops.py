@@ -276,6 +276,10 @@ def test_opcheck_registrations():
             (torch.randn_like(out), q, k, v, out, den, kn, rk, rq, False, 1.0, 1.0, False, eps),
             test_utils=("test_schema", "test_faketensor"),
         )
+    q64, k64, v64 = (torch.randn(2, 4, 130, 64, device="cuda") for _ in "qkv")
+    for tf32 in (False, True):  # True: the TF32 forward normalising k too, where built for it
+        args = (q64, k64[:, :2], v64[:, :2], True, 1.0, 1.0, tf32, 1e-6)
+        torch.library.opcheck(torch.ops.fastmax.fwd_inference, args)
     x = torch.randn(2, 3, 50, 64, device="cuda", dtype=torch.bfloat16)
     torch.library.opcheck(torch.ops.fastmax.token_normalize, (x, 1e-6))
 
@@ -284,7 +288,8 @@ def test_opcheck_registrations():
 @pytest.mark.parametrize("token_major", [True, False])
 def test_output_layouts_follow_the_inputs_in_shape_functions(token_major):
     """The op's shape functions (what torch.compile traces with) lay out out, dq, dk and dv like
-    v, q, k and v: token-major for transposed views of (batch, token, head, dim) tensors."""
+    v, q, k and v (and fwd_inference's out like v): token-major for transposed views of
+    (batch, token, head, dim) tensors."""
 
     def make(heads: int) -> torch.Tensor:
         if token_major:
@@ -301,6 +306,9 @@ def test_output_layouts_follow_the_inputs_in_shape_functions(token_major):
     assert [tuple(t.shape) for t in (out, *grads)] == [(2, 4, 50, 64), (2, 4, 50, 64)] + [
         (2, 2, 50, 64)
     ] * 2
+    inference = torch.ops.fastmax.fwd_inference(q, k, v, True, 1.0, 1.0, True, 1e-6)
+    assert inference.shape == (2, 4, 50, 64)
+    assert inference.transpose(1, 2).is_contiguous() == token_major
 
 
 @gpu

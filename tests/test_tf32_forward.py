@@ -140,3 +140,46 @@ def test_v_is_rounded_not_truncated(tf32, head_dim):
     ~2e-4 is left."""
     result = run_case(Case("cuda", "float32", True, head_dim, 200, 4, 2, a1=0.7), "cuda")
     assert result["out"] < 3e-4, result
+
+
+@hopper
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("n", [1, 65, 700])
+def test_inference_normalises_k_in_the_pass(tf32, head_dim, n):
+    """Without autograd the op keeps nothing for a backward, so the TF32 forward normalises k's
+    rows itself as well as q's (no row pass): the float64 formula, with k's norms from under
+    the clamp (eps) to large, and grouped heads."""
+    gen = torch.Generator().manual_seed(11)
+    scales = torch.tensor([1e-9, 1e-3, 1.0, 3e4]).repeat(n)[torch.randperm(n, generator=gen)]
+    q = torch.randn(2, 6, n, head_dim, generator=gen, dtype=torch.float64)
+    k = torch.randn(2, 2, n, head_dim, generator=gen, dtype=torch.float64) * scales[:, None]
+    v = torch.randn(2, 2, n, head_dim, generator=gen, dtype=torch.float64)
+    inputs = [t.to("cuda", torch.float32) for t in (q, k, v)]
+    with (
+        torch.no_grad(),
+        torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof,
+    ):
+        out = fastmax.fastmax_attention(*inputs, causal=True, backend="cuda")
+        torch.cuda.synchronize()
+    assert sum(e.count for e in prof.key_averages() if KERNEL in e.key) == 1
+    assert sum(e.count for e in prof.key_averages() if "normalize" in e.key) == 0
+    ref = fastmax.reference_attention(q, k, v, causal=True, normalize="token")
+    assert relative_error(out.cpu(), ref) < TF32_TOLERANCE
+    with_grad = fastmax.fastmax_attention(
+        *(t.clone().requires_grad_() for t in inputs), causal=True, backend="cuda"
+    )
+    assert relative_error(out, with_grad.detach()) < TF32_TOLERANCE
+
+
+@gpu
+def test_inference_elsewhere_is_the_forward():
+    """Where the TF32 forward does not run (float32 at the default precision, bfloat16), the
+    forward without autograd gives the op's forward bitwise."""
+    gen = torch.Generator().manual_seed(12)
+    for dtype in (torch.float32, torch.bfloat16):
+        q, k, v = (torch.randn(2, 4, 300, 64, generator=gen).to("cuda", dtype) for _ in "qkv")
+        with torch.no_grad():
+            plain = fastmax.fastmax_attention(q, k, v, causal=True, backend="cuda")
+        leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+        with_grad = fastmax.fastmax_attention(*leaves, causal=True, backend="cuda")
+        assert torch.equal(plain, with_grad.detach()), dtype

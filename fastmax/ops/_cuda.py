@@ -4,6 +4,8 @@
 
     fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0, a1_heads=None)
         -> (out, den, kn, rk, rq)
+    fastmax::fwd_inference(q, k, v, causal, a0, a1, allow_tf32, eps) -> out
+        (eps > 0, no autograd: where the TF32 forward runs, k is normalised in the pass too)
     fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, rq, causal, a0, a1, allow_tf32, eps,
                  a1_heads=None) -> (dq, dk, dv)
 
@@ -148,7 +150,15 @@ def cuda_attention(
     eps: float = 0.0,
 ) -> torch.Tensor:
     """Fastmax (p = 1) of CUDA tensors through the compiled kernels; ``eps > 0`` normalises q
-    and k per token inside the op (else they are used as given)."""
+    and k per token inside the op (else they are used as given). Where no gradient is wanted
+    (autograd off, or no input requiring one) it runs ``fwd_inference``, which keeps nothing
+    for a backward."""
+    if eps > 0 and not (
+        torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    ):
+        return torch.ops.fastmax.fwd_inference(
+            q, k, v, causal, float(a0), float(a1), _allow_tf32(), float(eps)
+        )
     out, *_ = torch.ops.fastmax.fwd(
         q, k, v, causal, float(a0), float(a1), _allow_tf32(), float(eps)
     )
@@ -183,6 +193,11 @@ def _fake_fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0.0, a1_heads=None):
         return out, den, k.new_empty(k.shape), rk, q.new_empty((b, h, n), dtype=torch.float32)
     rk, rq = (k.new_empty((0,), dtype=torch.float32) for _ in "kq")  # distinct, not aliased
     return out, den, k.new_empty((0,)), rk, rq
+
+
+def _fake_fwd_inference(q, k, v, causal, a0, a1, allow_tf32, eps):
+    b, h, n, _ = q.shape
+    return _empty_like_layout(v, (b, h, n, v.shape[3]), q.dtype)
 
 
 def _fake_bwd(
@@ -240,6 +255,7 @@ def _backward(ctx, grad_out, _grad_den, _grad_kn, _grad_rk, _grad_rq):
 
 if _IMPORT_ERROR is None:
     torch.library.register_fake("fastmax::fwd")(_fake_fwd)
+    torch.library.register_fake("fastmax::fwd_inference")(_fake_fwd_inference)
     torch.library.register_fake("fastmax::bwd")(_fake_bwd)
     torch.library.register_autograd("fastmax::fwd", _backward, setup_context=_setup_context)
     torch.library.register_fake("fastmax::token_normalize")(_fake_normalize)
