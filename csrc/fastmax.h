@@ -73,7 +73,8 @@ struct Params {
   // head's a1, for its query heads too (seq_max normalisation folded into the weights).
   const float* a1_heads;
   // float32 only: 1 lets the causal forward at head dims 64, 128 run one TF32 product per step
-  // (launch_tf32_fwd); every other float32 pass runs three (float32 accuracy) either way.
+  // (launch_tf32_fwd); every other float32 pass runs three (float32 accuracy), on wgmma for the
+  // causal forward at head dim 64 (launch_tf32_fwd), else on mma.sync.
   int allow_tf32;
   // bfloat16 FWD and the TF32 float32 FWD (launch_tf32_fwd): > 0: a's rows are normalised in
   // the pass, x / max(||x||, a_eps) (each warp takes its rows' norms from the tile, and scales
@@ -138,9 +139,10 @@ constexpr cudaError_t kErrSharedMemory = cudaErrorNotSupported;
 cudaError_t launch_pass_bf16(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_t stream);
 
-// The causal float32 forward with one TF32 product per step on wgmma (pass_tf32_fwd.cu), built
-// for sm_90a only: available for head dims 64 and 128 with TF32 allowed where the running
-// device has the kernel's sm_90a code. It does not split its sequence: the op takes it where
+// The causal float32 forward on wgmma's TF32 products (pass_tf32_fwd.cu), built for sm_90a
+// only: available where the running device has the kernel's sm_90a code, for head dims 64 and
+// 128 with TF32 allowed (one product per step) and for head dim 64 otherwise (three, float32
+// accuracy). It does not split its sequence: the op takes it where
 // tf32_fwd_unsplit says a split is not wanted (split.cu). Blocks: batch x heads x tiles.
 constexpr int kTf32TilesPerHead = 2;
 bool launch_tf32_fwd_available(const Params& p);

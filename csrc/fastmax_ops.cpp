@@ -112,8 +112,8 @@ bool split_allowed() {
 }
 
 // Whether a float32 forward with these Params (batch, heads_a, n, dim, allow_tf32) runs the
-// TF32 wgmma kernel (pass_tf32_fwd.cu): causal, available (head dim, TF32 allowed, built for
-// this device) and not wanting a split.
+// wgmma kernel on TF32 products (pass_tf32_fwd.cu): causal, available (head dim 64, or 128 with
+// TF32 allowed; built for this device) and not wanting a split.
 bool tf32_forward_taken(bool causal, const Params& p) {
   return causal && launch_tf32_fwd_available(p) && tf32_fwd_unsplit(p, split_allowed());
 }
@@ -295,11 +295,11 @@ at::Tensor token_normalize_bwd(const at::Tensor& grad_y, const at::Tensor& x,
   return dx;
 }
 
-// Whether the float32 forward of q and k runs the TF32 wgmma kernel (as run_pass decides),
-// which can normalise q's rows itself.
+// Whether the float32 forward of q and k runs the wgmma kernel (as run_pass decides), which
+// can normalise q's rows itself.
 bool tf32_forward_taken_for(const at::Tensor& q, const at::Tensor& k, bool causal,
                             bool allow_tf32) {
-  if (!allow_tf32 || q.scalar_type() != at::kFloat) return false;  // no split plan
+  if (q.scalar_type() != at::kFloat) return false;  // no split plan
   Params p = base_params(q, k, 1.0, 1.0, allow_tf32, nullptr);
   p.heads_a = static_cast<int>(q.size(1));
   return tf32_forward_taken(causal, p);

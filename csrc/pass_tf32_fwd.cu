@@ -1,7 +1,9 @@
-// The causal float32 forward on Hopper's TF32 products (wgmma), one product per step: the
-// precision fla and PyTorch give float32 matrix products when TF32 is allowed
-// (Params::allow_tf32). Head dims 64 and 128, sm_90a builds; launch_pass_f32 takes it for an
-// unsplit causal forward where launch_tf32_fwd_available says the kernel was built.
+// The causal float32 forward on Hopper's TF32 products (wgmma). With TF32 allowed
+// (Params::allow_tf32), one product per step, the precision fla and PyTorch give float32 matrix
+// products then: head dims 64 and 128. Else (head dim 64 only; 128's tiles would not fit in
+// shared memory twice) three products per step, hi hi + lo hi + hi lo with lo = x - hi, which
+// keep float32 accuracy as the mma.sync passes' three do. sm_90a builds; run_pass takes it for
+// an unsplit causal forward where launch_tf32_fwd_available says the kernel was built.
 //
 // One warpgroup per (batch, head, output tile of QT columns: 64 at head dim 128, 32 at 64, so
 // two tiles per head either way), 64-token chunks, two stages of cp.async. Per chunk:
@@ -21,6 +23,10 @@
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
 // a0 + a1 <q / m, k>, is (a0 m + a1 <q, k>) / m, so m cancels from out; den (divided by m) and
 // the scales 1 / m (rnorm_out) are stored for the backward.
+// Three products: the raw tiles of q and k serve as their high parts (the unit truncates a
+// raw float32 to TF32), and their low parts x - trunc(x), rounded to TF32, go to a second set of
+// tiles while the hi hi products run; v's, S^T's, W's and K^T's parts are split where they are
+// made (hi = rna(x), lo = rna(x - hi)), and sigma sums v's two parts.
 // With Params::b_eps > 0 as well (the op's forward without autograd, which keeps no normalised
 // copy of k) the rows of k are normalised in the pass: their scales r = 1 / max(||k||, b_eps)
 // come from the K tile each chunk, and scale W's columns and K^T's fragments in the state
@@ -32,17 +38,20 @@
 namespace fastmax {
 namespace {
 
-// The tiles of head dim D (64 or 128), in floats.
-template <int D>
+// The tiles of head dim D (64 or 128), in floats; PARTS 1 (one product) or 2 (three products:
+// each stage's tiles and S^T again for the low parts, LO floats after the high ones).
+template <int D, int PARTS>
 struct Tf32Shape {
   static constexpr int QT = D / kTf32TilesPerHead;  // output columns per block
   static constexpr int NV = QT + 8;              // V^T's rows: QT columns, ones, 7 zeros
   static constexpr int TILE_QK = kChunk * D;     // Q or K: 64 tokens x D columns
   static constexpr int TILE_V = NV * kChunk;     // V^T: NV rows x 64 tokens
-  static constexpr int STAGE = 2 * TILE_QK + TILE_V;
+  static constexpr int LO = 2 * TILE_QK + TILE_V;
+  static constexpr int STAGE = PARTS * LO;
   static constexpr int STATE = NV * D;           // S^T: NV rows x D columns
-  static constexpr size_t SMEM = (2 * STAGE + STATE + NV + kChunk) * sizeof(float);
-  static_assert(STAGE * sizeof(float) % 1024 == 0, "stages keep the swizzle's 1024-byte atoms");
+  static constexpr size_t SMEM = (2 * STAGE + PARTS * STATE + NV + kChunk) * sizeof(float);
+  static_assert(LO * sizeof(float) % 1024 == 0, "tiles keep the swizzle's 1024-byte atoms");
+  static_assert(SMEM <= 227 * 1024, "the tiles fit in an SM's shared memory");
 };
 // The kernel's body exists in the sm_90a pass only; elsewhere a stub declared for one warp, so
 // that its attributes tell the host it cannot run (launch_tf32_fwd_available).
@@ -65,17 +74,31 @@ __device__ __forceinline__ uint64_t desc32(const float* tile, int rows, int k0) 
 }
 #endif
 
-template <int D, bool kNorm, bool kNormK>
+#if FASTMAX_WGMMA
+// x's low part for three products: x - hi, rounded to TF32, where hi is x truncated to TF32
+// (a raw tile read by the unit) or rounded (split_rna).
+__device__ __forceinline__ float tf32_low_of_raw(float x) {
+  return __uint_as_float(to_tf32(x - __uint_as_float(__float_as_uint(x) & 0xffffe000u)));
+}
+__device__ __forceinline__ void split_rna(float x, uint32_t& hi, uint32_t& lo) {
+  hi = to_tf32(x);
+  lo = to_tf32(x - __uint_as_float(hi));
+}
+#endif
+
+template <int D, bool kNorm, bool kNormK, int PARTS>
 __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
-  using S = Tf32Shape<D>;
-  constexpr int QT = S::QT, NV = S::NV;
+  using S = Tf32Shape<D, PARTS>;
+  constexpr bool kThree = PARTS == 2;
+  constexpr int QT = S::QT, NV = S::NV, LO = S::LO;
   constexpr int NT = NV / 8, MT = D / 64;  // n-tiles of out and S; m-tiles of S (its dims)
   constexpr int kTileQk = S::TILE_QK, kStage = S::STAGE, kState = S::STATE;
   extern __shared__ __align__(1024) unsigned char raw[];
   float* smem = reinterpret_cast<float*>(raw);
-  float* s_state = smem + 2 * kStage;  // a1 S^T of the chunks before the current one
-  float* s_sigma = s_state + kState;   // the sum of v's rows (and the token count) before it
+  float* s_state = smem + 2 * kStage;  // a1 S^T of the chunks before the current one (and its
+                                       // low part, kState floats after, with three products)
+  float* s_sigma = s_state + PARTS * kState;  // the sum of v's rows (and the token count) before it
   float* s_rk = s_sigma + NV;          // kNormK: the scales of the current chunk's rows of k
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.x / (D / QT), q0 = (blockIdx.x % (D / QT)) * QT;
@@ -88,11 +111,13 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   float* den_out = p.den_out + int64_t(bh) * n;
   const int n_chunks = (n + kChunk - 1) / kChunk;
 
-  for (int i = tid; i < kState + NV; i += kThreads) s_state[i] = 0.f;
-  for (int st = 0; st < 2; ++st) {  // V^T's rows QT .. QT + 7: ones, then zeros
+  for (int i = tid; i < PARTS * kState + NV; i += kThreads) s_state[i] = 0.f;
+  for (int st = 0; st < 2; ++st) {  // V^T's rows QT .. QT + 7: ones, then zeros (low part: 0)
     float* vt = smem + st * kStage + 2 * kTileQk;
-    for (int i = tid; i < 8 * kChunk; i += kThreads)
+    for (int i = tid; i < 8 * kChunk; i += kThreads) {
       vt[sw32(NV, QT + i / kChunk, i % kChunk)] = i < kChunk ? 1.f : 0.f;
+      if constexpr (kThree) vt[LO + sw32(NV, QT + i / kChunk, i % kChunk)] = 0.f;
+    }
   }
 
   // Copies of chunk ck's Q and K into stage st: 16 bytes at column 4 (tid % (D / 4)) of rows
@@ -123,7 +148,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   // This thread's v elements of batch `half` of chunk ck's 8-token groups (zero past n) into
   // vr, then stored in stage st rounded to TF32 (cvt.rna; the unit would truncate them, and out,
   // a weighted mean of v's rows, would keep truncation's bias toward zero), one 16- or 8-byte
-  // piece per group. Head dim 64 takes the chunk in one batch, loaded at the step's start; 128
+  // piece per group (and one of the low parts with three products). Head dim 64 takes the chunk in one batch, loaded at the step's start; 128
   // in two, the first loaded once W V has freed W's registers, the second after the output's
   // stores (its registers allow no more at once).
   constexpr int kVBatches = D == 64 ? 1 : 2, G = kChunk / 8 / kVBatches;
@@ -143,11 +168,19 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     float* vt = smem + st * kStage + 2 * kTileQk;
 #pragma unroll
     for (int a = 0; a < G; ++a) {
-      Piece piece;
+      Piece piece, low;
       float* f = reinterpret_cast<float*>(&piece);
+      float* l = reinterpret_cast<float*>(&low);
 #pragma unroll
-      for (int c = 0; c < PP; ++c) f[c] = __uint_as_float(to_tf32(vr[a][c]));
-      *reinterpret_cast<Piece*>(vt + sw32(NV, v_col, 8 * (G * half + a) + v_pos)) = piece;
+      for (int c = 0; c < PP; ++c) {
+        uint32_t hi, lo;
+        split_rna(vr[a][c], hi, lo);
+        f[c] = __uint_as_float(hi);
+        l[c] = __uint_as_float(lo);
+      }
+      const int at = sw32(NV, v_col, 8 * (G * half + a) + v_pos);
+      *reinterpret_cast<Piece*>(vt + at) = piece;
+      if constexpr (kThree) *reinterpret_cast<Piece*>(vt + LO + at) = low;
     }
   };
 
@@ -211,15 +244,26 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         const float* kt = sk + 4096 * mt + 256 * j;
         const float2 r = kNormK ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
                                 : make_float2(1.f, 1.f);  // tokens 8 j + 2 t and + 1
-        const uint32_t a[4] = {
-            __float_as_uint(kt[kt_off[0][0]] * r.x), __float_as_uint(kt[kt_off[1][0]] * r.x),
-            __float_as_uint(kt[kt_off[0][1]] * r.y), __float_as_uint(kt[kt_off[1][1]] * r.y)};
-        wgmma_rs_tf32(acc, a, desc32(vt, NV, 8 * j));
+        const float x[4] = {kt[kt_off[0][0]] * r.x, kt[kt_off[1][0]] * r.x,
+                            kt[kt_off[0][1]] * r.y, kt[kt_off[1][1]] * r.y};
+        if constexpr (kThree) {
+          uint32_t hi[4], lo[4];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) split_rna(x[e], hi[e], lo[e]);
+          wgmma_rs_tf32(acc, hi, desc32(vt, NV, 8 * j));
+          wgmma_rs_tf32(acc, lo, desc32(vt, NV, 8 * j));
+          wgmma_rs_tf32(acc, hi, desc32(vt + LO, NV, 8 * j));
+        } else {
+          const uint32_t a[4] = {__float_as_uint(x[0]), __float_as_uint(x[1]),
+                                 __float_as_uint(x[2]), __float_as_uint(x[3])};
+          wgmma_rs_tf32(acc, a, desc32(vt, NV, 8 * j));
+        }
       }
     };
-    // Groups: W, Q S, the state's first 64 dims; then W V; then its last 64 dims (head dim
-    // 128). Each wait frees registers (W's accumulators become W V's A fragments; a state
-    // half's fragments).
+    // Groups: W, Q S (with three products: their hi hi parts, then the rest once the low
+    // parts of Q and K are in place), the state's first 64 dims; then W V; then its last 64
+    // dims (head dim 128). Each wait frees registers (W's accumulators become W V's A
+    // fragments; a state half's fragments).
     float w[8][4], o[NT][4];  // written by their first products (accumulate = 0)
     wgmma_fence();
 #pragma unroll
@@ -230,8 +274,18 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     for (int kk = 0; kk < D; kk += 8)
       wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
     wgmma_commit();
+    if constexpr (kThree) {  // while those run: Q's and K's low parts, 16 bytes at a time
+      float* low = smem + st * kStage + LO;
+#pragma unroll
+      for (int i = tid; i < 2 * kTileQk / 4; i += kThreads) {
+        const float4 x = reinterpret_cast<const float4*>(sq)[i];
+        reinterpret_cast<float4*>(low)[i] =
+            make_float4(tf32_low_of_raw(x.x), tf32_low_of_raw(x.y), tf32_low_of_raw(x.z),
+                        tf32_low_of_raw(x.w));
+      }
+    }
     if constexpr (kNormK) {  // while those run: k's row scales, two threads a row (alternating
-                             // 16-byte pieces, as q's norms), published by a barrier
+                             // 16-byte pieces, as q's norms)
       const int r = tid >> 1, h = tid & 1;
       float ss = 0.f;
 #pragma unroll
@@ -241,13 +295,30 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       }
       ss += __shfl_xor_sync(0xffffffffu, ss, 1);
       if (h == 0) s_rk[r] = rcp_fast(clamped_norm(ss, p.b_eps));
-      __syncthreads();
+    }
+    if constexpr (kThree) fence_proxy_async();  // the low parts, for the products
+    if constexpr (kNormK || kThree) __syncthreads();  // published block-wide
+    if constexpr (kThree) {
+      const float* sq_lo = sq + LO;
+      const float* sk_lo = sk + LO;
+#pragma unroll
+      for (int kk = 0; kk < D; kk += 8) {
+        wgmma_ss_tf32(w, desc32(sq_lo, kChunk, kk), desc32(sk, kChunk, kk), 1);
+        wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk_lo, kChunk, kk), 1);
+      }
+      wgmma_commit();
+#pragma unroll
+      for (int kk = 0; kk < D; kk += 8) {
+        wgmma_ss_tf32(o, desc32(sq_lo, kChunk, kk), desc32(s_state, NV, kk), 1);
+        wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state + kState, NV, kk), 1);
+      }
+      wgmma_commit();
     }
     state_update(s[0], 0);
     wgmma_commit();
     float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
     a0_rows(a0r, rq);
-    wgmma_wait<2>();
+    wgmma_wait<2>();  // W's products done (Q S's and the state's may run on)
     wgmma_fence_operand(w);
     // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row); with
     // kNormK, <q, k> times the key's scale.
@@ -264,9 +335,20 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_fence();
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const uint32_t a[4] = {to_tf32(w[j][0]), to_tf32(w[j][2]), to_tf32(w[j][1]),
-                             to_tf32(w[j][3])};
-      wgmma_rs_tf32(o, a, desc32(vt, NV, 8 * j));
+      if constexpr (kThree) {
+        uint32_t hi[4], lo[4];
+        split_rna(w[j][0], hi[0], lo[0]);
+        split_rna(w[j][2], hi[1], lo[1]);
+        split_rna(w[j][1], hi[2], lo[2]);
+        split_rna(w[j][3], hi[3], lo[3]);
+        wgmma_rs_tf32(o, hi, desc32(vt, NV, 8 * j));
+        wgmma_rs_tf32(o, lo, desc32(vt, NV, 8 * j));
+        wgmma_rs_tf32(o, hi, desc32(vt + LO, NV, 8 * j));
+      } else {
+        const uint32_t a[4] = {to_tf32(w[j][0]), to_tf32(w[j][2]), to_tf32(w[j][1]),
+                               to_tf32(w[j][3])};
+        wgmma_rs_tf32(o, a, desc32(vt, NV, 8 * j));
+      }
     }
     wgmma_commit();
     if constexpr (MT == 2) {
@@ -315,8 +397,17 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int j = 0; j < NT; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          s_state[st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j] = a1 * s[mt][j][e];
+        for (int e = 0; e < 4; ++e) {
+          const int at = st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j;
+          if constexpr (kThree) {
+            uint32_t hi, lo;
+            split_rna(a1 * s[mt][j][e], hi, lo);
+            s_state[at] = __uint_as_float(hi);
+            s_state[kState + at] = __uint_as_float(lo);
+          } else {
+            s_state[at] = a1 * s[mt][j][e];
+          }
+        }
     {  // sigma += this chunk's column sums: V^T's row tid / TR, part tid % TR of its tokens
       constexpr int TR = kThreads / QT, PART = kChunk / TR;
       const int row = tid / TR, p0 = PART * (tid % TR);
@@ -325,6 +416,10 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       for (int c = 0; c < PART; c += 4) {
         const float4 x = *reinterpret_cast<const float4*>(vt + sw32(NV, row, p0 + c));
         sum += (x.x + x.y) + (x.z + x.w);
+        if constexpr (kThree) {  // v's low parts
+          const float4 y = *reinterpret_cast<const float4*>(vt + LO + sw32(NV, row, p0 + c));
+          sum += (y.x + y.y) + (y.z + y.w);
+        }
       }
 #pragma unroll
       for (int m = 1; m < TR; m *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
@@ -351,7 +446,7 @@ bool built_for_device() {
   }
   cudaFuncAttributes attr{};
   bool built = false;
-  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<128, false, false>) == cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<128, false, false, 1>) == cudaSuccess) {
     built = attr.maxThreadsPerBlock >= kThreads;
   } else {
     (void)cudaGetLastError();  // no image of the kernel for this device: clear the error
@@ -360,41 +455,38 @@ bool built_for_device() {
   return built;
 }
 
+// The products' parts: 1 with TF32 allowed, else 2 (three products) at head dim
+// 64; 0 where the kernel does not run.
+int tf32_parts(const Params& p) {
+  if (p.allow_tf32) return p.dim == 64 || p.dim == 128 ? 1 : 0;
+  return p.dim == 64 ? 2 : 0;
+}
+
+template <int D, int PARTS>
+cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
+  const auto kernel = p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS>
+                      : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS>
+                                      : tf32_fwd_kernel<D, false, false, PARTS>;
+  const size_t smem = Tf32Shape<D, PARTS>::SMEM;
+  cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  if (err != cudaSuccess) return err;
+  const int64_t blocks = int64_t(p.batch) * p.heads_a * kTf32TilesPerHead;
+  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(p);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
-// fn(IntC<D>) for the kernel's head dims; false for the others.
-template <typename Fn>
-bool visit_tf32_dim(int dim, Fn&& fn) {
-  if (dim == 64) return fn(IntC<64>{});
-  if (dim == 128) return fn(IntC<128>{});
-  return false;
-}
-
-bool launch_tf32_fwd_available(const Params& p) {
-  return (p.dim == 64 || p.dim == 128) && p.allow_tf32 && built_for_device();
-}
+bool launch_tf32_fwd_available(const Params& p) { return tf32_parts(p) > 0 && built_for_device(); }
 
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
-  cudaError_t err = cudaErrorInvalidValue;
-  visit_tf32_dim(p.dim, [&](auto dc) {
-    constexpr int D = decltype(dc)::value;
-    if (p.b_eps > 0.f && !(p.a_eps > 0.f)) return true;  // k normalised only with q
-    const auto kernel = p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true>
-                        : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false>
-                                        : tf32_fwd_kernel<D, false, false>;
-    const size_t smem = Tf32Shape<D>::SMEM;
-    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-    if (err != cudaSuccess) return true;
-    const int64_t blocks = int64_t(p.batch) * p.heads_a * kTf32TilesPerHead;
-    if (blocks > 0x7fffffff) {
-      err = cudaErrorInvalidConfiguration;
-      return true;
-    }
-    kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(p);
-    err = cudaGetLastError();
-    return true;
-  });
-  return err;
+  const int parts = tf32_parts(p);
+  // k is normalised in the pass only with q
+  if (parts == 0 || (p.b_eps > 0.f && !(p.a_eps > 0.f))) return cudaErrorInvalidValue;
+  if (p.dim == 64) return parts == 2 ? launch_parts<64, 2>(p, stream) : launch_parts<64, 1>(p, stream);
+  return launch_parts<128, 1>(p, stream);  // tf32_parts: head dim 128, one product
 }
 
 }  // namespace fastmax

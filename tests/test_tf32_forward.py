@@ -1,7 +1,8 @@
-"""The causal float32 forward on TF32 wgmma products (csrc/pass_tf32_fwd.cu): taken with TF32
-allowed (``torch.set_float32_matmul_precision("high")``) at head_dim 64 and 128 on an sm_90a
-build, unsplit; against the float64 formula at TF32's tolerance, gradients included (the backward
-keeps three products per step)."""
+"""The causal float32 forward on TF32 wgmma products (csrc/pass_tf32_fwd.cu), on an sm_90a
+build, unsplit: with TF32 allowed (``torch.set_float32_matmul_precision("high")``) one product
+per step at head_dim 64 and 128, against the float64 formula at TF32's tolerance; at the
+default precision three products per step at head_dim 64, at float32's tolerance. Gradients
+included (the backward keeps three products per step on mma.sync)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def test_taken_only_where_it_applies(tf32, monkeypatch):
     assert _launches(_forward(2, 32, 1100, head_dim=64)) == 1
     torch.set_float32_matmul_precision("highest")
     assert _launches(_forward(2, 3, 200)) == 0
+    assert _launches(_forward(2, 3, 200, head_dim=64)) == 1  # three products
+    assert _launches(_forward(2, 3, 200, head_dim=64, causal=False)) == 0
     torch.set_float32_matmul_precision("high")
     split = _forward(1, 2, 4096)  # 4 blocks for the GPU: the sequence is split
     assert _launches(split) == 0
@@ -173,13 +176,52 @@ def test_inference_normalises_k_in_the_pass(tf32, head_dim, n):
 
 @gpu
 def test_inference_elsewhere_is_the_forward():
-    """Where the TF32 forward does not run (float32 at the default precision, bfloat16), the
-    forward without autograd gives the op's forward bitwise."""
+    """Where the TF32 forward does not run (float32 at the default precision at head_dim 128,
+    bfloat16), the forward without autograd gives the op's forward bitwise."""
     gen = torch.Generator().manual_seed(12)
     for dtype in (torch.float32, torch.bfloat16):
-        q, k, v = (torch.randn(2, 4, 300, 64, generator=gen).to("cuda", dtype) for _ in "qkv")
+        q, k, v = (torch.randn(2, 4, 300, 128, generator=gen).to("cuda", dtype) for _ in "qkv")
         with torch.no_grad():
             plain = fastmax.fastmax_attention(q, k, v, causal=True, backend="cuda")
         leaves = [t.clone().requires_grad_() for t in (q, k, v)]
         with_grad = fastmax.fastmax_attention(*leaves, causal=True, backend="cuda")
         assert torch.equal(plain, with_grad.detach()), dtype
+
+
+@hopper
+@pytest.mark.parametrize("n", [1, 63, 65, 700])
+@pytest.mark.parametrize("heads", [(3, 3), (6, 2)])
+@pytest.mark.parametrize("normalize", ["token", "seq_max"])
+def test_three_products_match_reference(n, heads, normalize):
+    """At the default precision, head_dim 64: the wgmma forward with three products per step
+    keeps float32's tolerance of the float64 formula, gradients included."""
+    assert torch.get_float32_matmul_precision() == "highest"
+    case = Case("cuda", "float32", True, 64, n, *heads, normalize=normalize, a0=1.0, a1=0.7)
+    results = []
+    assert _launches(lambda: results.append(run_case(case, "cuda"))) == 1
+    result = results[0]
+    errors = {name: result[name] for name in ("out", "dq", "dk", "dv")}
+    assert result["tolerance"] < TF32_TOLERANCE / 10
+    assert result["passed"], f"{case}: {errors} over {result['tolerance']}"
+
+
+@hopper
+def test_three_products_long_sequence_and_inference(monkeypatch):
+    """Three products over 33 chunks in one block each (the split off), through autograd and
+    without it (k normalised in the pass, norms from under the clamp to large): float32's
+    tolerance."""
+    monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
+    result = run_case(Case("cuda", "float32", True, 64, 2085, 2, 1, batch=1), "cuda")
+    assert result["passed"], result
+    gen = torch.Generator().manual_seed(13)
+    scales = torch.tensor([1e-9, 1e-3, 1.0, 3e4]).repeat(175)[torch.randperm(700, generator=gen)]
+    q = torch.randn(2, 4, 700, 64, generator=gen, dtype=torch.float64)
+    k = torch.randn(2, 2, 700, 64, generator=gen, dtype=torch.float64) * scales[:, None]
+    v = torch.randn(2, 2, 700, 64, generator=gen, dtype=torch.float64)
+    inputs = [t.to("cuda", torch.float32) for t in (q, k, v)]
+    outs = []
+    with torch.no_grad():
+        assert _launches(lambda: outs.append(fastmax.fastmax_attention(*inputs, causal=True))) == 1
+    out = outs[0]
+    ref = fastmax.reference_attention(q, k, v, causal=True, normalize="token")
+    assert relative_error(out.cpu(), ref) < 1e-5

@@ -25,7 +25,7 @@ its query heads their own a1 (the ``seq_max`` normalisation folded into the weig
 ``den`` is the float32 denominator of every query, kept for the backward pass. With ``eps > 0``
 the op normalises q and k per token itself (``x / max(||x||, eps)``, as ``token_normalize``
 does): the bfloat16 and float16 forward pass scales q's rows in registers, and the float32
-forward on TF32 wgmma (see ``allow_tf32`` below) folds their norms into its weights, both
+causal forward on wgmma (see ``allow_tf32`` below) folds their norms into its weights, both
 taking the norms from their tiles; the other float32 forwards read a temporary normalised copy.
 Only the normalised k (``kn``) and the row scales of k and q (``rk``, ``rq``; the passes that
 normalise q write its) are kept for the backward, which folds q's
@@ -41,7 +41,8 @@ anything but "highest" (PyTorch's default) lets the causal forward at head_dim 6
 one TF32 product per step on Hopper's warpgroup units (the precision fla's kernels and PyTorch's
 own matmuls give float32 then), where the extension was built for sm_90a and its grid fills more
 than half the SMs (it has no sequence split); every other float32 pass keeps float32 accuracy
-with three TF32 products per step.
+with three TF32 products per step, on the same warpgroup kernel for the causal forward at
+head_dim 64 (under the same conditions), on mma.sync otherwise.
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
 formula, so the op is one node in a compiled graph. When the extension was not built,
 :func:`extension_loaded` is False and :func:`extension_error` says why.
