@@ -96,10 +96,12 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   constexpr int kTileQk = S::TILE_QK, kStage = S::STAGE, kState = S::STATE;
   extern __shared__ __align__(1024) unsigned char raw[];
   float* smem = reinterpret_cast<float*>(raw);
-  float* s_state = smem + 2 * kStage;  // a1 S^T of the chunks before the current one (and its
-                                       // low part, kState floats after, with three products)
-  float* s_sigma = s_state + PARTS * kState;  // the sum of v's rows (and the token count) before it
-  float* s_rk = s_sigma + NV;          // kNormK: the scales of the current chunk's rows of k
+  // a1 S^T of the chunks before the current one (and its low part, kState floats after, with
+  // three products); sigma, the sum of v's rows (and the token count) before it; with kNormK
+  // the scales of the current chunk's rows of k.
+  float* s_state = smem + 2 * kStage;
+  float* s_sigma = s_state + PARTS * kState;
+  float* s_rk = s_sigma + NV;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.x / (D / QT), q0 = (blockIdx.x % (D / QT)) * QT;
   const int b = bh / p.heads_a, h = bh % p.heads_a, hkv = h / p.group, n = p.n;
@@ -148,9 +150,10 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   // This thread's v elements of batch `half` of chunk ck's 8-token groups (zero past n) into
   // vr, then stored in stage st rounded to TF32 (cvt.rna; the unit would truncate them, and out,
   // a weighted mean of v's rows, would keep truncation's bias toward zero), one 16- or 8-byte
-  // piece per group (and one of the low parts with three products). Head dim 64 takes the chunk in one batch, loaded at the step's start; 128
-  // in two, the first loaded once W V has freed W's registers, the second after the output's
-  // stores (its registers allow no more at once).
+  // piece per group (and one of the low parts with three products). Head dim 64 takes the
+  // chunk in one batch, loaded at the step's start; 128 in two, the first loaded once W V has
+  // freed W's registers, the second after the output's stores (its registers allow no more at
+  // once).
   constexpr int kVBatches = D == 64 ? 1 : 2, G = kChunk / 8 / kVBatches;
   using Piece = std::conditional_t<PP == 4, float4, float2>;
   static_assert(PP * sizeof(float) == sizeof(Piece), "one piece per 8-token group");
@@ -455,8 +458,8 @@ bool built_for_device() {
   return built;
 }
 
-// The products' parts: 1 with TF32 allowed, else 2 (three products) at head dim
-// 64; 0 where the kernel does not run.
+// The products' parts: 1 with TF32 allowed, else 2 (three products) at head dim 64; 0 where the
+// kernel does not run.
 int tf32_parts(const Params& p) {
   if (p.allow_tf32) return p.dim == 64 || p.dim == 128 ? 1 : 0;
   return p.dim == 64 ? 2 : 0;
@@ -485,7 +488,9 @@ cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
   const int parts = tf32_parts(p);
   // k is normalised in the pass only with q
   if (parts == 0 || (p.b_eps > 0.f && !(p.a_eps > 0.f))) return cudaErrorInvalidValue;
-  if (p.dim == 64) return parts == 2 ? launch_parts<64, 2>(p, stream) : launch_parts<64, 1>(p, stream);
+  if (p.dim == 64) {
+    return parts == 2 ? launch_parts<64, 2>(p, stream) : launch_parts<64, 1>(p, stream);
+  }
   return launch_parts<128, 1>(p, stream);  // tf32_parts: head dim 128, one product
 }
 
