@@ -5,7 +5,8 @@
     fastmax::fwd(q, k, v, causal, a0, a1, allow_tf32, eps=0, a1_heads=None)
         -> (out, den, kn, rk, rq)
     fastmax::fwd_inference(q, k, v, causal, a0, a1, allow_tf32, eps) -> out
-        (eps > 0, no autograd: where the TF32 forward runs, k is normalised in the pass too)
+        (eps > 0, no autograd: where the float32 wgmma forward runs, see ``allow_tf32``
+        below, k is normalised in the pass too)
     fastmax::bwd(grad_out, q, k, v, out, den, kn, rk, rq, causal, a0, a1, allow_tf32, eps,
                  a1_heads=None) -> (dq, dk, dv)
 
