@@ -84,6 +84,20 @@ __device__ __forceinline__ void split_rna(float x, uint32_t& hi, uint32_t& lo) {
   hi = to_tf32(x);
   lo = to_tf32(x - __uint_as_float(hi));
 }
+
+// The sum of squares of row r of a 64-token Q or K tile of D floats, by r's two lanes (h = 0,
+// 1, neighbours in the warp) taking alternate 16-byte pieces, so that the pair hits distinct
+// banks; both lanes get it.
+template <int D>
+__device__ __forceinline__ float row_squares(const float* tile, int r, int h) {
+  float ss = 0.f;
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) {
+    const float4 x = *reinterpret_cast<const float4*>(tile + sw32(kChunk, r, 8 * i + 4 * h));
+    ss = fmaf(x.x, x.x, fmaf(x.y, x.y, fmaf(x.z, x.z, fmaf(x.w, x.w, ss))));
+  }
+  return ss + __shfl_xor_sync(0xffffffffu, ss, 1);
+}
 #endif
 
 template <int D, bool kNorm, bool kNormK, int PARTS>
@@ -222,14 +236,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       a0r[0] = a0r[1] = a0;
       rq[0] = rq[1] = 1.f;
       if constexpr (kNorm) {  // rows 16 warp + g and + 8: lanes 2 g and 2 g + 16 hold them
-        const int r = 16 * warp + (lane >> 1), h = lane & 1;
-        float ss = 0.f;
-#pragma unroll
-        for (int i = 0; i < D / 8; ++i) {  // the two lanes of a row alternate 16-byte pieces
-          const float4 x = *reinterpret_cast<const float4*>(sq + sw32(kChunk, r, 8 * i + 4 * h));
-          ss = fmaf(x.x, x.x, fmaf(x.y, x.y, fmaf(x.z, x.z, fmaf(x.w, x.w, ss))));
-        }
-        ss += __shfl_xor_sync(0xffffffffu, ss, 1);
+        const float ss = row_squares<D>(sq, 16 * warp + (lane >> 1), lane & 1);
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const float m = clamped_norm(__shfl_sync(0xffffffffu, ss, 2 * g + 16 * e), p.a_eps);
@@ -287,17 +294,9 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
                         tf32_low_of_raw(x.w));
       }
     }
-    if constexpr (kNormK) {  // while those run: k's row scales, two threads a row (alternating
-                             // 16-byte pieces, as q's norms)
-      const int r = tid >> 1, h = tid & 1;
-      float ss = 0.f;
-#pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        const float4 x = *reinterpret_cast<const float4*>(sk + sw32(kChunk, r, 8 * i + 4 * h));
-        ss = fmaf(x.x, x.x, fmaf(x.y, x.y, fmaf(x.z, x.z, fmaf(x.w, x.w, ss))));
-      }
-      ss += __shfl_xor_sync(0xffffffffu, ss, 1);
-      if (h == 0) s_rk[r] = rcp_fast(clamped_norm(ss, p.b_eps));
+    if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
+      const float ss = row_squares<D>(sk, tid >> 1, tid & 1);
+      if ((tid & 1) == 0) s_rk[tid >> 1] = rcp_fast(clamped_norm(ss, p.b_eps));
     }
     if constexpr (kThree) fence_proxy_async();  // the low parts, for the products
     if constexpr (kNormK || kThree) __syncthreads();  // published block-wide
