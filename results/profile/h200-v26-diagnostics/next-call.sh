@@ -1,5 +1,5 @@
 # Prepared for the next session's first call (one GPU), not run. The working tree is HEAD with
-# msk/msk-on-561024c.diff applied (git apply); base is HEAD (.device/base.tgz: git archive of
+# msk/msk-on-acc7603.diff applied (git apply); base is HEAD (.device/base.tgz: git archive of
 # HEAD without results/ and docs/), built beside it. Needs calls/f32ab.py and calls/f32err.py
 # copied to .device/. The TF32 file's tests (the three-product ones at float32's tolerance),
 # errors at the default precision, the op's GPU tests, bitwise against base, three alternating
