@@ -23,10 +23,10 @@
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
 // a0 + a1 <q / m, k>, is (a0 m + a1 <q, k>) / m, so m cancels from out; den (divided by m) and
 // the scales 1 / m (rnorm_out) are stored for the backward.
-// Three products: the raw tiles of q and k serve as their high parts (the unit truncates a
-// raw float32 to TF32), and their low parts x - trunc(x), rounded to TF32, go to a second set of
-// tiles while the hi hi products run; v's, S^T's, W's and K^T's parts are split where they are
-// made (hi = rna(x), lo = rna(x - hi)), and sigma sums v's two parts.
+// Three products: every operand's raw float32 serves as its high part (the unit reads it
+// truncated to TF32) and its low part is x - trunc(x), exact, itself truncated by the unit (the
+// pair loses at most float32's last two bits). q's and k's low parts go to a second set of
+// tiles while the hi hi products run; v's, S^T's, W's and K^T's are made where those are.
 // With Params::b_eps > 0 as well (the op's forward without autograd, which keeps no normalised
 // copy of k) the rows of k are normalised in the pass: their scales r = 1 / max(||k||, b_eps)
 // come from the K tile each chunk, and scale W's columns and K^T's fragments in the state
@@ -75,14 +75,20 @@ __device__ __forceinline__ uint64_t desc32(const float* tile, int rows, int k0) 
 #endif
 
 #if FASTMAX_WGMMA
-// x's low part for three products: x - hi, rounded to TF32, where hi is x truncated to TF32
-// (a raw tile read by the unit) or rounded (split_rna).
-__device__ __forceinline__ float tf32_low_of_raw(float x) {
-  return __uint_as_float(to_tf32(x - __uint_as_float(__float_as_uint(x) & 0xffffe000u)));
+// x truncated to TF32, and x's low part for three products, x - trunc(x) (exact).
+__device__ __forceinline__ uint32_t tf32_trunc(float x) {
+  return __float_as_uint(x) & 0xffffe000u;
 }
-__device__ __forceinline__ void split_rna(float x, uint32_t& hi, uint32_t& lo) {
-  hi = to_tf32(x);
-  lo = to_tf32(x - __uint_as_float(hi));
+__device__ __forceinline__ float tf32_low(float x) { return x - __uint_as_float(tf32_trunc(x)); }
+// A fragments of three products from registers: fresh high parts (A registers must stay put
+// while the products run), and the low parts.
+__device__ __forceinline__ void split_tf32(const float (&x)[4], uint32_t (&hi)[4],
+                                           uint32_t (&lo)[4]) {
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    hi[e] = tf32_trunc(x[e]);
+    lo[e] = __float_as_uint(tf32_low(x[e]));
+  }
 }
 
 // The sum of squares of row r of a 64-token Q or K tile of D floats, by r's two lanes (h = 0,
@@ -190,10 +196,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       float* l = reinterpret_cast<float*>(&low);
 #pragma unroll
       for (int c = 0; c < PP; ++c) {
-        uint32_t hi, lo;
-        split_rna(vr[a][c], hi, lo);
-        f[c] = __uint_as_float(hi);
-        l[c] = __uint_as_float(lo);
+        f[c] = kThree ? vr[a][c] : __uint_as_float(to_tf32(vr[a][c]));
+        l[c] = tf32_low(vr[a][c]);
       }
       const int at = sw32(NV, v_col, 8 * (G * half + a) + v_pos);
       *reinterpret_cast<Piece*>(vt + at) = piece;
@@ -258,8 +262,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
                             kt[kt_off[0][1]] * r.y, kt[kt_off[1][1]] * r.y};
         if constexpr (kThree) {
           uint32_t hi[4], lo[4];
-#pragma unroll
-          for (int e = 0; e < 4; ++e) split_rna(x[e], hi[e], lo[e]);
+          split_tf32(x, hi, lo);
           wgmma_rs_tf32(acc, hi, desc32(vt, NV, 8 * j));
           wgmma_rs_tf32(acc, lo, desc32(vt, NV, 8 * j));
           wgmma_rs_tf32(acc, hi, desc32(vt + LO, NV, 8 * j));
@@ -290,8 +293,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       for (int i = tid; i < 2 * kTileQk / 4; i += kThreads) {
         const float4 x = reinterpret_cast<const float4*>(sq)[i];
         reinterpret_cast<float4*>(low)[i] =
-            make_float4(tf32_low_of_raw(x.x), tf32_low_of_raw(x.y), tf32_low_of_raw(x.z),
-                        tf32_low_of_raw(x.w));
+            make_float4(tf32_low(x.x), tf32_low(x.y), tf32_low(x.z), tf32_low(x.w));
       }
     }
     if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
@@ -339,10 +341,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     for (int j = 0; j < 8; ++j) {
       if constexpr (kThree) {
         uint32_t hi[4], lo[4];
-        split_rna(w[j][0], hi[0], lo[0]);
-        split_rna(w[j][2], hi[1], lo[1]);
-        split_rna(w[j][1], hi[2], lo[2]);
-        split_rna(w[j][3], hi[3], lo[3]);
+        split_tf32({w[j][0], w[j][2], w[j][1], w[j][3]}, hi, lo);
         wgmma_rs_tf32(o, hi, desc32(vt, NV, 8 * j));
         wgmma_rs_tf32(o, lo, desc32(vt, NV, 8 * j));
         wgmma_rs_tf32(o, hi, desc32(vt + LO, NV, 8 * j));
@@ -401,14 +400,9 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int at = st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j;
-          if constexpr (kThree) {
-            uint32_t hi, lo;
-            split_rna(a1 * s[mt][j][e], hi, lo);
-            s_state[at] = __uint_as_float(hi);
-            s_state[kState + at] = __uint_as_float(lo);
-          } else {
-            s_state[at] = a1 * s[mt][j][e];
-          }
+          const float x = a1 * s[mt][j][e];
+          s_state[at] = x;
+          if constexpr (kThree) s_state[kState + at] = tf32_low(x);
         }
     {  // sigma += this chunk's column sums: V^T's row tid / TR, part tid % TR of its tokens
       constexpr int TR = kThreads / QT, PART = kChunk / TR;
@@ -417,11 +411,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int c = 0; c < PART; c += 4) {
         const float4 x = *reinterpret_cast<const float4*>(vt + sw32(NV, row, p0 + c));
-        sum += (x.x + x.y) + (x.z + x.w);
-        if constexpr (kThree) {  // v's low parts
-          const float4 y = *reinterpret_cast<const float4*>(vt + LO + sw32(NV, row, p0 + c));
-          sum += (y.x + y.y) + (y.z + y.w);
-        }
+        sum += (x.x + x.y) + (x.z + x.w);  // with three products the high part is v itself
       }
 #pragma unroll
       for (int m = 1; m < TR; m *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
