@@ -26,7 +26,8 @@
 // Three products: every operand's raw float32 serves as its high part (the unit reads it
 // truncated to TF32) and its low part is x - trunc(x), exact, itself truncated by the unit (the
 // pair loses at most float32's last two bits). q's and k's low parts go to a second set of
-// tiles while the hi hi products run; v's, S^T's, W's and K^T's are made where those are.
+// tiles one step ahead, while W V runs: each thread splits the pieces its own copies brought,
+// so that no barrier waits for them; v's, S^T's, W's and K^T's are made where those are.
 // With Params::b_eps > 0 as well (the op's forward without autograd, which keeps no normalised
 // copy of k) the rows of k are normalised in the pass: their scales r = 1 / max(||k||, b_eps)
 // come from the K tile each chunk, and scale W's columns and K^T's fragments in the state
@@ -167,6 +168,23 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         cp_async16(sk + qk_dst[c] + 256 * a, k + at * p.b_sn + qk_col, valid);
       }
   };
+  // With three products, once this thread's copies into stage st have landed: the low parts of
+  // the pieces they brought (a thread sees its own cp.async writes after the wait, so no
+  // barrier; the step's closing one publishes them).
+  auto split_own = [&](int st) {
+    float* sq = smem + st * kStage;
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+      for (int a = 0; a < kChunk / 8; ++a)
+#pragma unroll
+        for (int c = 0; c < 8 / RS; ++c) {
+          float* x = sq + m * kTileQk + qk_dst[c] + 256 * a;
+          const float4 y = *reinterpret_cast<const float4*>(x);
+          *reinterpret_cast<float4*>(x + LO) =
+              make_float4(tf32_low(y.x), tf32_low(y.y), tf32_low(y.z), tf32_low(y.w));
+        }
+  };
   // This thread's v elements of batch `half` of chunk ck's 8-token groups (zero past n) into
   // vr, then stored in stage st rounded to TF32 (cvt.rna; the unit would truncate them, and out,
   // a weighted mean of v's rows, would keep truncation's bias toward zero), one 16- or 8-byte
@@ -224,6 +242,10 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     load_v(0, half);
     store_v(0, half);
   }
+  if constexpr (kThree) {
+    cp_async_wait<0>();
+    split_own(0);
+  }
   for (int ck = 0; ck < n_chunks; ++ck) {
     const int st = ck & 1;
     if (ck + 1 < n_chunks) load(st ^ 1, ck + 1);
@@ -273,50 +295,39 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         }
       }
     };
-    // Groups: W, Q S (with three products: their hi hi parts, then the rest once the low
-    // parts of Q and K are in place), the state's first 64 dims; then W V; then its last 64
-    // dims (head dim 128). Each wait frees registers (W's accumulators become W V's A
-    // fragments; a state half's fragments).
+    // Groups: W, Q S, the state's first 64 dims; then W V; then its last 64 dims (head dim 128).
+    // Each wait frees registers (W's accumulators become W V's A fragments; a state half's
+    // fragments).
     float w[8][4], o[NT][4];  // written by their first products (accumulate = 0)
+    const float* sq_lo = sq + LO;
+    const float* sk_lo = sk + LO;
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < D; kk += 8)
       wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk, kChunk, kk), kk > 0);
-    wgmma_commit();
-#pragma unroll
-    for (int kk = 0; kk < D; kk += 8)
-      wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
-    wgmma_commit();
-    if constexpr (kThree) {  // while those run: Q's and K's low parts, 16 bytes at a time
-      float* low = smem + st * kStage + LO;
-#pragma unroll
-      for (int i = tid; i < 2 * kTileQk / 4; i += kThreads) {
-        const float4 x = reinterpret_cast<const float4*>(sq)[i];
-        reinterpret_cast<float4*>(low)[i] =
-            make_float4(tf32_low(x.x), tf32_low(x.y), tf32_low(x.z), tf32_low(x.w));
-      }
-    }
-    if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
-      const float ss = row_squares<D>(sk, tid >> 1, tid & 1);
-      if ((tid & 1) == 0) s_rk[tid >> 1] = rcp_fast(clamped_norm(ss, p.b_eps));
-    }
-    if constexpr (kThree) fence_proxy_async();  // the low parts, for the products
-    if constexpr (kNormK || kThree) __syncthreads();  // published block-wide
     if constexpr (kThree) {
-      const float* sq_lo = sq + LO;
-      const float* sk_lo = sk + LO;
 #pragma unroll
       for (int kk = 0; kk < D; kk += 8) {
         wgmma_ss_tf32(w, desc32(sq_lo, kChunk, kk), desc32(sk, kChunk, kk), 1);
         wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk_lo, kChunk, kk), 1);
       }
-      wgmma_commit();
+    }
+    wgmma_commit();
+#pragma unroll
+    for (int kk = 0; kk < D; kk += 8)
+      wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
+    if constexpr (kThree) {
 #pragma unroll
       for (int kk = 0; kk < D; kk += 8) {
         wgmma_ss_tf32(o, desc32(sq_lo, kChunk, kk), desc32(s_state, NV, kk), 1);
         wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state + kState, NV, kk), 1);
       }
-      wgmma_commit();
+    }
+    wgmma_commit();
+    if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
+      const float ss = row_squares<D>(sk, tid >> 1, tid & 1);
+      if ((tid & 1) == 0) s_rk[tid >> 1] = rcp_fast(clamped_norm(ss, p.b_eps));
+      __syncthreads();  // published block-wide
     }
     state_update(s[0], 0);
     wgmma_commit();
@@ -352,6 +363,10 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       }
     }
     wgmma_commit();
+    if (kThree && next) {  // while W V runs: the next stage's low parts
+      cp_async_wait<0>();
+      split_own(st ^ 1);
+    }
     if constexpr (MT == 2) {
       wgmma_wait<1>();
       state_update(s[1], 1);

@@ -36,7 +36,8 @@ def label(case: Case) -> str:
 
 
 # Correctness-matrix cases (token normalisation) with the backend "auto": split and unsplit
-# passes, grouped-query heads, a partial last chunk, head_dim 64 to 256.
+# passes, grouped-query heads, a partial last chunk, head_dim 64 to 256, float32's causal forward
+# at head_dim 64 on wgmma (three products at the default precision; 128 blocks, so unsplit).
 GPU_CASES = tuple(
     Case("auto", dtype, causal, d, n, h, hkv, batch)
     for batch, h, hkv, n, d, dtype, causal in (
@@ -47,6 +48,7 @@ GPU_CASES = tuple(
         (2, 8, 2, 3000, 128, "bfloat16", True),
         (1, 4, 4, 3000, 128, "float32", True),
         (1, 4, 4, 3000, 64, "float32", False),
+        (4, 16, 4, 3000, 64, "float32", True),
         (1, 2, 2, 700, 256, "bfloat16", True),
         (1, 16, 16, 8192 + 37, 128, "float32", True),
         (1, 2, 2, 700, 256, "float32", True),
