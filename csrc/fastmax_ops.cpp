@@ -160,9 +160,10 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   return p;
 }
 
-// The eps the forward pass normalises q with: it takes the rows' scales 1 / max(||q||, eps)
-// without the slow paths of IEEE sqrtf and division (ieee_fast.cuh), exact for eps in this range.
-constexpr double kPassEpsMin = 0x1p-50, kPassEpsMax = 0x1p126;
+// Whether the forward pass can normalise rows with eps itself: it takes the rows' scales
+// 1 / max(||x||, eps) without the slow paths of IEEE sqrtf and division (ieee_fast.cuh), exact
+// for eps in [2^-50, 2^126).
+constexpr bool eps_in_pass_range(double eps) { return eps >= 0x1p-50 && eps < 0x1p126; }
 
 // The a1 of each key/value head (Params::a1_heads; nullptr when not given), checked against q
 // and k: per-head weights take q and k as given (eps == 0).
@@ -310,7 +311,7 @@ bool tf32_forward_taken_for(const at::Tensor& q, const at::Tensor& k, bool causa
 // q inside the forward pass, which takes its rows' norms from the tiles and writes their
 // scales (rq): the bfloat16 pass scales the rows in registers (chunk_kernel.cuh, kRowScales),
 // the TF32 float32 pass folds the norms into its weights (pass_tf32_fwd.cu). Other float32
-// passes, and eps outside [kPassEpsMin, kPassEpsMax), read a temporary copy (token_normalize's
+// passes, and eps outside eps_in_pass_range, read a temporary copy (token_normalize's
 // rq). rq is returned for the backward.
 // eps == 0: q and k as given, kn, rk and rq empty; a1_heads (eps == 0 only): see Params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
@@ -329,7 +330,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fwd(
   auto [kn, rk] = token_normalize(k, eps);
   const bool in_pass =
       q.scalar_type() != at::kFloat || tf32_forward_taken_for(q, k, causal, allow_tf32);
-  if (!in_pass || eps < kPassEpsMin || eps >= kPassEpsMax) {
+  if (!in_pass || !eps_in_pass_range(eps)) {
     auto [qn, rq] = token_normalize(q, eps);
     auto [out, den] = attend(qn, kn, v, causal, a0, a1, allow_tf32, 0.0);
     return {out, den, kn, rk, rq};
@@ -349,8 +350,7 @@ at::Tensor fwd_inference(const at::Tensor& q, const at::Tensor& k, const at::Ten
   TORCH_CHECK_VALUE(eps > 0, "fastmax CUDA op: fwd_inference normalises q and k: eps must be "
                     "> 0, got ", eps);
   const c10::cuda::CUDAGuard guard(q.device());
-  if (eps >= kPassEpsMin && eps < kPassEpsMax &&
-      tf32_forward_taken_for(q, k, causal, allow_tf32)) {
+  if (eps_in_pass_range(eps) && tf32_forward_taken_for(q, k, causal, allow_tf32)) {
     const at::Tensor rq = at::empty({q.size(0), q.size(1), q.size(2)},
                                     q.options().dtype(at::kFloat));
     return std::get<0>(attend(q, k, v, causal, a0, a1, allow_tf32, eps, nullptr, rq, eps));
