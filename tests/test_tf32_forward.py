@@ -6,6 +6,8 @@ included (the backward keeps three products per step on mma.sync)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -40,12 +42,18 @@ def precision(request):
     torch.set_float32_matmul_precision(before)
 
 
+def _profiled(fn, *names: str) -> tuple[Any, list[int]]:
+    """``fn()``, and how many kernels it launched whose names contain each of ``names``."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        result = fn()
+        torch.cuda.synchronize()
+    events = prof.key_averages()
+    return result, [sum(e.count for e in events if name in e.key) for name in names]
+
+
 def _launches(fn) -> int:
     """How many times ``fn`` launched the TF32 forward kernel."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    return sum(e.count for e in prof.key_averages() if KERNEL in e.key)
+    return _profiled(fn, KERNEL)[1][0]
 
 
 def _forward(batch: int, heads: int, n: int, head_dim: int = 128, causal: bool = True):
@@ -129,12 +137,10 @@ def test_row_norms_taken_inside_the_pass(tf32):
     k, v = (torch.randn(2, 2, 200, 128, generator=gen, dtype=torch.float64) for _ in "kv")
     grad = torch.randn(q.shape, generator=gen, dtype=torch.float64)
     leaves = [t.to("cuda", torch.float32).requires_grad_() for t in (q, k, v)]
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        out = fastmax.fastmax_attention(*leaves, causal=True, backend="cuda")
-        torch.cuda.synchronize()
-    names = [e.key for e in prof.key_averages()]
-    assert sum(KERNEL in name for name in names) == 1
-    assert sum(e.count for e in prof.key_averages() if "normalize" in e.key) == 1
+    out, launches = _profiled(
+        lambda: fastmax.fastmax_attention(*leaves, causal=True, backend="cuda"), KERNEL, "normalize"
+    )
+    assert launches == [1, 1]
     out.backward(grad.to("cuda", torch.float32))
     ref_leaves = [t.clone().requires_grad_() for t in (q, k, v)]
     ref = fastmax.reference_attention(*ref_leaves, causal=True, normalize="token")
@@ -173,14 +179,13 @@ def test_inference_normalises_k_in_the_pass(precision, head_dim, n):
     k = torch.randn(2, 2, n, head_dim, generator=gen, dtype=torch.float64) * scales[:, None]
     v = torch.randn(2, 2, n, head_dim, generator=gen, dtype=torch.float64)
     inputs = [t.to("cuda", torch.float32) for t in (q, k, v)]
-    with (
-        torch.no_grad(),
-        torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof,
-    ):
-        out = fastmax.fastmax_attention(*inputs, causal=True, backend="cuda")
-        torch.cuda.synchronize()
-    assert sum(e.count for e in prof.key_averages() if KERNEL in e.key) == 1
-    assert sum(e.count for e in prof.key_averages() if "normalize" in e.key) == 0
+    with torch.no_grad():
+        out, launches = _profiled(
+            lambda: fastmax.fastmax_attention(*inputs, causal=True, backend="cuda"),
+            KERNEL,
+            "normalize",
+        )
+    assert launches == [1, 0]
     ref = fastmax.reference_attention(q, k, v, causal=True, normalize="token")
     assert relative_error(out.cpu(), ref) < limit
     with_grad = fastmax.fastmax_attention(
