@@ -1,19 +1,38 @@
-# Prepared for the next session's first call (one GPU), not run. (1) The rate of TF32 products
-# m64nNk8 against N (rate/rate.cu: ss and rs, one or two accumulator chains, one or two
-# warpgroups per SM), to test v27's reading that a product costs about the same at N=24 as at
-# N=64. (2) The first GPU run of this session's last commits, which ran on no GPU: the TF32
-# file's tests (test_tf32_forward.py's kernel counts through _profiled) and the op's GPU tests
-# (fastmax_ops.cpp's eps_in_pass_range). Needs .whl/ carried (the wheels of
-# ../h200-v26-diagnostics/README.md); about three minutes on a warm machine.
+# Prepared for the next session's first call (one GPU), not run. The working tree is HEAD with
+# dq/dq-on-a91d3a3.diff applied (git apply); base is HEAD (.device/base.tgz: git archive of HEAD
+# without results/ and docs/), built beside it; .device/ also holds f32ab.py and f32err.py of
+# ../h200-v26-diagnostics/calls/; carry .device/ and .whl/ (see README). In order:
+# (1) the rate of TF32 products m64nNk8 against N (rate/rate.cu), to test v27's reading of
+# call 3; (2) the float32 DQ pass at head_dim 64 on the wgmma forward kernel (the diff): the
+# TF32 file's tests and the op's GPU tests (also the first GPU run of this session's
+# eps_in_pass_range and _profiled), errors, bitwise against base (out, dk and dv should be
+# equal, dq not), three alternating A/B rounds at the paper's shape, and forward+backward beside
+# fla at every N.
 R=/tmp/r1; rm -rf $R; mkdir -p $R; pack() { tar czf $OUT/r.tgz -C /tmp r1; }
 NVCC=$(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")
-(nvidia-smi; nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv; $NVCC --version | tail -2; python3 -c "import torch; print(torch.__version__, torch.version.cuda)"; git log -1 --format=%H; git status --short) > $R/gpu.txt 2>&1
+S=$(date +%s); V=$PWD
+(nvidia-smi; $NVCC --version | tail -2; python3 -c "import torch; print(torch.__version__, torch.version.cuda)"; git log -1 --format=%H; git status --short) > $R/gpu.txt 2>&1
 D=results/profile/h200-v27-diagnostics/rate
 $NVCC -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I csrc -I $D $D/rate.cu -o /tmp/rate > $R/build-rate.log 2>&1 || { cat $R/build-rate.log; pack; exit 1; }
-/tmp/rate > $R/rate.csv 2>&1; echo "rate rc $?"; cat $R/rate.csv; pack
+/tmp/rate > $R/rate.csv 2>&1; echo "rate rc $? $(( $(date +%s) - S )) s"; cat $R/rate.csv; pack
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl > /dev/null 2>&1 || exit
-export PYTHONUNBUFFERED=1 FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=16
+export PYTHONUNBUFFERED=1 FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=8
+rm -rf /tmp/base && mkdir -p /tmp/base && tar xzf .device/base.tgz -C /tmp/base
+(cd /tmp/base && python3 setup.py build_ext --inplace > $R/build-base.log 2>&1) &
 python3 setup.py build_ext --inplace > $R/build.log 2>&1 || { tail -30 $R/build.log; pack; exit 1; }
-timeout 150 env PYTHONPATH=/tmp/site:$PWD python3 -m pytest -q tests/test_tf32_forward.py -p no:cacheprovider > $R/tests-tf32.txt 2>&1; echo "tf32 tests rc $?"; tail -n 1 $R/tests-tf32.txt; grep -E "^FAILED|^ERROR" $R/tests-tf32.txt | head -8
-timeout 200 env PYTHONPATH=/tmp/site:$PWD python3 -m pytest -q tests/test_ops.py tests/test_seq_max_cuda.py tests/test_model_attention.py tests/test_bench_timing.py -p no:cacheprovider > $R/tests.txt 2>&1; echo "tests rc $?"; tail -n 1 $R/tests.txt; grep -E "^FAILED|^ERROR" $R/tests.txt | head -8
-pack
+wait; ls /tmp/base/fastmax/_C*.so > /dev/null || { tail -20 $R/build-base.log; pack; exit 1; }
+echo "built $(( $(date +%s) - S )) s"
+cur() { (cd $V && PYTHONPATH=/tmp/site:$V python3 "$@"); }
+timeout 150 bash -c "cd $V && PYTHONPATH=/tmp/site:$V python3 -m pytest -q tests/test_tf32_forward.py -p no:cacheprovider" > $R/tests-tf32.txt 2>&1; TRC=$?; echo "tf32 tests rc $TRC"; tail -n 1 $R/tests-tf32.txt; grep -E "^E +AssertionError|^FAILED" $R/tests-tf32.txt | cut -c1-300 | head -8
+cur .device/f32err.py > $R/f32err.txt 2>&1; cat $R/f32err.txt; pack
+(cd /tmp/base && PYTHONPATH=/tmp/site:/tmp/base python3 -m fastmax.cli bitwise save --out /tmp/base.pt) > $R/bitwise.log 2>&1
+cur -m fastmax.cli bitwise save --out /tmp/head.pt >> $R/bitwise.log 2>&1
+cur -m fastmax.cli bitwise compare /tmp/base.pt /tmp/head.pt --csv $R/bitwise.csv > $R/bitwise.txt 2>&1; tail -n 1 $R/bitwise.txt; grep "bitwise=False" $R/bitwise.txt | cut -c1-150 | head -8
+timeout 200 bash -c "cd $V && PYTHONPATH=/tmp/site:$V python3 -m pytest -q tests/test_ops.py tests/test_seq_max_cuda.py tests/test_model_attention.py tests/test_bench_timing.py -p no:cacheprovider" > $R/tests.txt 2>&1; echo "tests rc $?"; tail -n 1 $R/tests.txt; grep -E "^FAILED|^ERROR" $R/tests.txt | head -8; echo "t $(( $(date +%s) - S )) s"; pack
+for r in 1 2 3; do
+  (cd /tmp/base && PYTHONPATH=/tmp/site:/tmp/base python3 $V/.device/f32ab.py base $r $R/ab.csv) >> $R/ab.log 2>&1
+  cur .device/f32ab.py dq $r $R/ab.csv >> $R/ab.log 2>&1
+done
+sort -t, -k2,2 -k1,1 $R/ab.csv; echo "ab $(( $(date +%s) - S )) s"; pack
+[ $TRC = 0 ] && cur -m fastmax.cli bench --config workflow/config/bench/kernel-targets.yaml --set D=64 "dtypes=[float32]" "causal=[true]" "passes=[fwd_bwd]" "methods=[fastmax_cuda,chunk_linear_attn]" --out $R/f32-d64 --max-minutes 4 > $R/f32-d64.log 2>&1; echo "bench rc $? $(( $(date +%s) - S )) s"
+echo "end $(( $(date +%s) - S )) s"; pack
