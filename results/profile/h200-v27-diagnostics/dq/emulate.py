@@ -1,7 +1,8 @@
 """The algebra of dq/'s diffs checked in float64 on the CPU: the wgmma forward kernel's causal
-sum F (per-row a0, per-key scales r, value rows c, no division), run with DQ's roles
-(a = dO, b = v, c = kn, a0 = -a1 go, divided by den) and with DV's reversed in time (a = kn,
-b = raw q with r = 1 / max(||q||, eps), c = dO / den), against autograd of the float64
+sum F (per-row a0, per-key scales r and terms t, value rows c, no division), run with DQ's
+roles (a = dO, b = v, c = kn, a0 = -a1 go, divided by den), with DV's reversed in time (a = kn,
+b = raw q with r = 1 / max(||q||, eps), c = dO / den) and with DK's reversed (a = v, b = dO
+with r = 1 / den, t = -a1 go / den, c = q / max(||q||, eps)), against autograd of the float64
 formula on the normalised q and k. Prints the largest relative differences."""
 
 import torch
@@ -9,9 +10,12 @@ import torch
 from fastmax import reference_attention
 
 
-def kernel_sum(a, b, c, a0_rows, r_keys, a1):
-    """sum_{j <= i} (a0_i + a1 r_j <a_i, b_j>) c_j, as the kernel's chunks and state add up."""
+def kernel_sum(a, b, c, a0_rows, r_keys, a1, t_keys=None):
+    """sum_{j <= i} (a0_i + t_j + a1 r_j <a_i, b_j>) c_j, as the kernel's chunks and state add
+    up (t_j 0 unless given)."""
     w = a0_rows[..., :, None] + a1 * (a @ b.transpose(-1, -2)) * r_keys[..., None, :]
+    if t_keys is not None:
+        w = w + t_keys[..., None, :]
     keep = torch.ones(a.shape[-2], a.shape[-2], dtype=torch.bool).tril()
     return w.masked_fill(~keep, 0.0) @ c
 
@@ -40,7 +44,13 @@ def main() -> None:
     def rel(x, y):
         return ((x - y).abs().max() / y.abs().max()).item()
 
+    dk = flip(
+        kernel_sum(
+            flip(v), flip(grad), flip(qn), 0 * ones, flip(1 / den), a1, t_keys=flip(-a1 * go / den)
+        )
+    )
     print(f"dq (w.r.t. the normalised q) {rel(dq, leaves[0].grad):.2e}")
+    print(f"dk (w.r.t. the normalised k) {rel(dk, leaves[1].grad):.2e}")
     print(f"dv {rel(dv, leaves[2].grad):.2e}")
 
 
