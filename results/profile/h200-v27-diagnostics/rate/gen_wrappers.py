@@ -17,11 +17,13 @@ def wrapper(n: int, rs: bool) -> str:
     r = 4 * nt
     instr = f"wgmma.mma_async.sync.aligned.m64n{n}k8.f32.tf32.tf32"
     if rs:
-        head = f"__device__ __forceinline__ void mma_rs_n{n}(float (&d)[{nt}][4], const uint32_t (&a)[4], uint64_t b)"
+        args = f"float (&d)[{nt}][4], const uint32_t (&a)[4], uint64_t b"
+        head = f"__device__ __forceinline__ void mma_rs_n{n}({args})"
         operands = f"{{{regs(r)}}}, {{%{r}, %{r + 1}, %{r + 2}, %{r + 3}}}, %{r + 4}, p, 1, 1"
         scale, ins = r + 5, '"r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1)'
     else:
-        head = f"__device__ __forceinline__ void mma_ss_n{n}(float (&d)[{nt}][4], uint64_t a, uint64_t b)"
+        args = f"float (&d)[{nt}][4], uint64_t a, uint64_t b"
+        head = f"__device__ __forceinline__ void mma_ss_n{n}({args})"
         operands = f"{{{regs(r)}}}, %{r}, %{r + 1}, p, 1, 1"
         scale, ins = r + 2, '"l"(a), "l"(b), "r"(1)'
     return (
