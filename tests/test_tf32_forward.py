@@ -24,22 +24,24 @@ pytestmark = [gpu, pytest.mark.gpu]
 KERNEL = "tf32_fwd_kernel"
 
 
+def _matmul_precision(name: str):
+    """float32 products at ``name`` (torch.set_float32_matmul_precision) until resumed."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(name)
+    yield name
+    torch.set_float32_matmul_precision(before)
+
+
 @pytest.fixture
 def tf32():
     """TF32 allowed for float32 products during the test."""
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("high")
-    yield
-    torch.set_float32_matmul_precision(before)
+    yield from _matmul_precision("high")
 
 
 @pytest.fixture
 def precision(request):
     """The float32 matmul precision named by the test's parameter during the test."""
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision(request.param)
-    yield request.param
-    torch.set_float32_matmul_precision(before)
+    yield from _matmul_precision(request.param)
 
 
 def _profiled(fn, *names: str) -> tuple[Any, list[int]]:
@@ -217,9 +219,8 @@ def test_three_products_match_reference(n, heads, normalize):
     keeps float32's tolerance of the float64 formula, gradients included."""
     assert torch.get_float32_matmul_precision() == "highest"
     case = Case("cuda", "float32", True, 64, n, *heads, normalize=normalize, a0=1.0, a1=0.7)
-    results = []
-    assert _launches(lambda: results.append(run_case(case, "cuda"))) == 1
-    result = results[0]
+    result, launches = _profiled(lambda: run_case(case, "cuda"), KERNEL)
+    assert launches == [1]
     errors = {name: result[name] for name in ("out", "dq", "dk", "dv")}
     assert result["tolerance"] < TF32_TOLERANCE / 10
     assert result["passed"], f"{case}: {errors} over {result['tolerance']}"
