@@ -1,12 +1,12 @@
 # Prepared for the next session's first call (one GPU), not run. The working tree is HEAD with
-# dq/dqdkdv-on-a91d3a3.diff applied (git apply); base is HEAD (.device/base.tgz: git archive of
-# HEAD without results/ and docs/), and dq and dqdv are base with dq/dq-on-a91d3a3.diff and
-# dq/dqdv-on-a91d3a3.diff, all built beside it; .device/ also holds f32ab.py and f32err.py of
+# dq/dqdkdv-on-f2605fd.diff applied (git apply); base is HEAD (.device/base.tgz: git archive of
+# HEAD without results/ and docs/), and dq and dqdv are base with dq/dq-on-f2605fd.diff and
+# dq/dqdv-on-f2605fd.diff, all built beside it; .device/ also holds f32ab.py and f32err.py of
 # ../h200-v26-diagnostics/calls/; carry .device/ and .whl/ (see README). In order: (1) the rate
 # of TF32 products m64nNk8 against N (rate/rate.cu), to test v27's reading of call 3; (2) the
 # float32 backward passes at head_dim 64 on the wgmma forward kernel: the TF32 file's tests and
 # the op's GPU tests on the working tree (also the first GPU run of this session's
-# eps_in_pass_range and _profiled), errors, bitwise against base (out, dk and dv of the bitwise
+# eps_in_pass_range, _profiled and _matmul_precision), errors, bitwise against base (out, dk and dv of the bitwise
 # set's cases should be equal, dq of its float32 head_dim 64 causal case not: its heads are
 # grouped, so its DK and DV stay on mma.sync), three alternating A/B rounds of base, dq, dqdv
 # and dqdkdv at the paper's shape. next-call-2.sh then runs forward+backward beside fla at every
@@ -22,7 +22,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONUNBUFFERED=1 FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=4
 for t in base dq dqdv; do
   rm -rf /tmp/$t && mkdir -p /tmp/$t && tar xzf .device/base.tgz -C /tmp/$t
-  [ $t = base ] || (cd /tmp/$t && git apply $V/results/profile/h200-v27-diagnostics/dq/$t-on-a91d3a3.diff) || { echo "$t diff"; pack; exit 1; }
+  [ $t = base ] || (cd /tmp/$t && git apply $V/results/profile/h200-v27-diagnostics/dq/$t-on-f2605fd.diff) || { echo "$t diff"; pack; exit 1; }
   (cd /tmp/$t && python3 setup.py build_ext --inplace > $R/build-$t.log 2>&1) &
 done
 python3 setup.py build_ext --inplace > $R/build.log 2>&1 || { tail -30 $R/build.log; pack; exit 1; }
