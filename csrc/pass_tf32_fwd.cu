@@ -9,7 +9,8 @@
 // two tiles per head either way), 64-token chunks, two stages of cp.async. Per chunk:
 //   W   = a0 + a1 Q K^T (causal mask)  Q and K K-major in shared memory, 128-byte swizzle
 //   out = Q S + a0 sigma + W V         S^T published K-major, a1 folded in
-//   S  += K^T V                        K^T from registers, loaded from K's tile
+//   S  += K^T V                        K^T from registers, loaded from K's tile; the product
+//                                      from zero each chunk, added to S^T in float32
 // with the ones column (den) as V^T's row QT (N = QT + 8) and sigma, the sum of the earlier rows
 // of v (and their count, den's a0 term), in shared memory. wgmma reads 32-bit operands K-major
 // only, so v is copied transposed (V^T, tokens along K), each 8-token group in the order 0, 2,
@@ -18,6 +19,10 @@
 // the same order. v comes through registers, rounded to TF32 on the way (out is a mean of v's
 // rows: the unit's truncation would bias it), while q and k are copied by cp.async. Tokens past
 // n are zero-filled and their rows not written.
+// S^T's high part in shared memory is the running state itself: each chunk's K^T V starts from
+// a zeroed accumulator, and each thread adds the elements it publishes to S^T's with float32
+// additions. Accumulated in the unit across the chunks, the state drifted: out's error against
+// the float64 formula grew with N, to 1.2e-5 at N = 65536 (PERF.md v28).
 // With Params::a_eps > 0 the rows of q are normalised in the pass, x / max(||x||, a_eps), as
 // the bfloat16 forward does: each warp takes its rows' norms m from the Q tile, and the pass
 // runs on the raw q with a0 m in place of a0. Out is a ratio, and with q / m every weight,
@@ -235,7 +240,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       kt_off[e][u] = (warp >> 1) * (kChunk * 32) + 64 * t + 32 * u + x;
       st_off[e][u] = (warp >> 1) * (NV * 32) + 64 * t + 32 * u + x;
     }
-  float s[MT][NT][4] = {};  // S = K^T V of the chunks so far, dims 64 mt + ..., NV columns
+  float s[MT][NT][4];  // this chunk's K^T V, dims 64 mt + ..., NV columns
   load(0, 0);
   cp_async_commit();
   for (int half = 0; half < kVBatches; ++half) {
@@ -285,13 +290,13 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         if constexpr (kThree) {
           uint32_t hi[4], lo[4];
           split_tf32(x, hi, lo);
-          wgmma_rs_tf32(acc, hi, desc32(vt, NV, 8 * j));
-          wgmma_rs_tf32(acc, lo, desc32(vt, NV, 8 * j));
-          wgmma_rs_tf32(acc, hi, desc32(vt + LO, NV, 8 * j));
+          wgmma_rs_tf32(acc, hi, desc32(vt, NV, 8 * j), j > 0);
+          wgmma_rs_tf32(acc, lo, desc32(vt, NV, 8 * j), 1);
+          wgmma_rs_tf32(acc, hi, desc32(vt + LO, NV, 8 * j), 1);
         } else {
           const uint32_t a[4] = {__float_as_uint(x[0]), __float_as_uint(x[1]),
                                  __float_as_uint(x[2]), __float_as_uint(x[3])};
-          wgmma_rs_tf32(acc, a, desc32(vt, NV, 8 * j));
+          wgmma_rs_tf32(acc, a, desc32(vt, NV, 8 * j), j > 0);
         }
       }
     };
@@ -353,13 +358,13 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       if constexpr (kThree) {
         uint32_t hi[4], lo[4];
         split_tf32({w[j][0], w[j][2], w[j][1], w[j][3]}, hi, lo);
-        wgmma_rs_tf32(o, hi, desc32(vt, NV, 8 * j));
-        wgmma_rs_tf32(o, lo, desc32(vt, NV, 8 * j));
-        wgmma_rs_tf32(o, hi, desc32(vt + LO, NV, 8 * j));
+        wgmma_rs_tf32(o, hi, desc32(vt, NV, 8 * j), 1);
+        wgmma_rs_tf32(o, lo, desc32(vt, NV, 8 * j), 1);
+        wgmma_rs_tf32(o, hi, desc32(vt + LO, NV, 8 * j), 1);
       } else {
         const uint32_t a[4] = {to_tf32(w[j][0]), to_tf32(w[j][2]), to_tf32(w[j][1]),
                                to_tf32(w[j][3])};
-        wgmma_rs_tf32(o, a, desc32(vt, NV, 8 * j));
+        wgmma_rs_tf32(o, a, desc32(vt, NV, 8 * j), 1);
       }
     }
     wgmma_commit();
@@ -407,6 +412,16 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_wait<0>();
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) wgmma_fence_operand(s[mt]);
+    // S^T's new elements: this thread's own, which it alone writes, read before the barrier.
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float sum = s_state[st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j];
+          s[mt][j][e] = sum + a1 * s[mt][j][e];
+        }
     __syncthreads();  // sigma read and the products' reads of S^T done, block-wide
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
@@ -415,9 +430,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int at = st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j;
-          const float x = a1 * s[mt][j][e];
-          s_state[at] = x;
-          if constexpr (kThree) s_state[kState + at] = tf32_low(x);
+          s_state[at] = s[mt][j][e];
+          if constexpr (kThree) s_state[kState + at] = tf32_low(s[mt][j][e]);
         }
     {  // sigma += this chunk's column sums: V^T's row tid / TR, part tid % TR of its tokens
       constexpr int TR = kThreads / QT, PART = kChunk / TR;

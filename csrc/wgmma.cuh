@@ -167,9 +167,9 @@ FASTMAX_WGMMA_PRODUCTS(1, 8, "%0, %1, %2, %3", FASTMAX_WGMMA_D(0),  //
                        "%9", "{%4, %5, %6, %7}, %8, p, 1, 1, %10")
 
 // TF32 products m64nNk8 of float32 operands (the unit reads a raw float32 as TF32, ignoring its
-// low mantissa bits). wgmma reads 32-bit operands K-major only: A in shared memory (ss: d = A B
-// + (accumulate ? d : 0)) or in registers (rs: d += A B, each warp's m16n8k8 TF32 A fragment of
-// its 16 rows: a[0..3] at (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4) for lane 4 g + t).
+// low mantissa bits). wgmma reads 32-bit operands K-major only: A in shared memory (ss) or in
+// registers (rs: each warp's m16n8k8 TF32 A fragment of its 16 rows: a[0..3] at (g, t),
+// (g + 8, t), (g, t + 4), (g + 8, t + 4) for lane 4 g + t); both d = A B + (accumulate ? d : 0).
 #define FASTMAX_WGMMA_TF32_PRODUCTS(NT, N, REGS, D, SS_SCALE, SS_REST, RS_SCALE, RS_REST)       \
   __device__ __forceinline__ void wgmma_ss_tf32(float (&d)[NT][4], uint64_t a, uint64_t b,        \
                                                 int accumulate) {                                 \
@@ -180,12 +180,12 @@ FASTMAX_WGMMA_PRODUCTS(1, 8, "%0, %1, %2, %3", FASTMAX_WGMMA_D(0),  //
                       : "l"(a), "l"(b), "r"(accumulate));                                         \
   }                                                                                               \
   __device__ __forceinline__ void wgmma_rs_tf32(float (&d)[NT][4], const uint32_t (&a)[4],        \
-                                                uint64_t b) {                                     \
+                                                uint64_t b, int accumulate) {                     \
     FASTMAX_WGMMA_ASM("{\n.reg .pred p;\nsetp.ne.b32 p, " RS_SCALE ", 0;\n"                       \
                       "wgmma.mma_async.sync.aligned.m64n" #N "k8.f32.tf32.tf32 {" REGS "}, "      \
                       RS_REST ";\n}\n"                                                            \
                       : D                                                                         \
-                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));              \
+                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));     \
   }
 
 FASTMAX_WGMMA_TF32_PRODUCTS(8, 64, FASTMAX_WGMMA_R32, FASTMAX_WGMMA_D8,  //
