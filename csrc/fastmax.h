@@ -147,8 +147,14 @@ cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_
 constexpr int kTf32TilesPerHead = 2;
 bool launch_tf32_fwd_available(const Params& p);
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream);
-// Whether the TF32 forward runs unsplit by the rule of the causal passes: its blocks fill more
-// than half the SMs, or the sequence is too short to split, or allow is false.
+// The causal DQ pass on the same kernel (pass_tf32_fwd.cu), head dim 64, three products (float32
+// accuracy whatever allow_tf32 says), a_eps and b_eps 0: DQ's roles (a = dO, b = v, c = k) in
+// the forward's, with -a1 go in place of each row's a0 and the forward's den (Params::den) in
+// place of its own. Taken, like the forward, where tf32_fwd_unsplit says so.
+bool launch_tf32_dq_available(const Params& p);
+cudaError_t launch_tf32_dq(const Params& p, cudaStream_t stream);
+// Whether the TF32 forward (or DQ) runs unsplit by the rule of the causal passes: its blocks fill
+// more than half the SMs, or the sequence is too short to split, or allow is false.
 bool tf32_fwd_unsplit(const Params& p, bool allow);
 
 // go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; grad_out and out (B, H, N, dim)

@@ -118,6 +118,11 @@ bool tf32_forward_taken(bool causal, const Params& p) {
   return causal && launch_tf32_fwd_available(p) && tf32_fwd_unsplit(p, split_allowed());
 }
 
+// Whether a float32 DQ pass runs on the same kernel (launch_tf32_dq).
+bool tf32_dq_taken(bool causal, const Params& p) {
+  return causal && launch_tf32_dq_available(p) && tf32_fwd_unsplit(p, split_allowed());
+}
+
 // Launches one pass on `stream`. Returns the buffer of segment states (undefined when the pass
 // is not split), allocated on the current stream: the caller keeps it until `stream`'s work is
 // ordered before the current stream's.
@@ -127,6 +132,8 @@ at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at
   cudaError_t err;
   if (kind == kFwd && st == at::kFloat && tf32_forward_taken(causal, p)) {
     err = launch_tf32_fwd(p, stream);
+  } else if (kind == kDq && st == at::kFloat && tf32_dq_taken(causal, p)) {
+    err = launch_tf32_dq(p, stream);
   } else {
     TORCH_CHECK(p.b_eps == 0.f, "fastmax CUDA op: k's rows are normalised in the pass by the "
                 "TF32 forward only");

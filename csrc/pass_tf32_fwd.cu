@@ -3,7 +3,8 @@
 // products then: head dims 64 and 128. Else (head dim 64 only; 128's tiles would not fit in
 // shared memory twice) three products per step, hi hi + lo hi + hi lo with lo = x - hi, which
 // keep float32 accuracy as the mma.sync passes' three do. sm_90a builds; run_pass takes it for
-// an unsplit causal forward where launch_tf32_fwd_available says the kernel was built.
+// an unsplit causal forward where launch_tf32_fwd_available says the kernel was built, and for
+// DQ at head dim 64 (kDq below).
 //
 // One warpgroup per (batch, head, output tile of QT columns: 64 at head dim 128, 32 at 64, so
 // two tiles per head either way), 64-token chunks, two stages of cp.async. Per chunk:
@@ -37,6 +38,12 @@
 // copy of k) the rows of k are normalised in the pass: their scales r = 1 / max(||k||, b_eps)
 // come from the K tile each chunk, and scale W's columns and K^T's fragments in the state
 // update (S = sum of r k v^T).
+// kDq: the causal DQ pass at head dim 64 with three products, by the same steps. With DQ's roles
+// (a = dO, b = v, c = k), dq_i = a1 / den_i (sum_{j <= i} (<dO_i, v_j> - go_i) k_j): the
+// forward's sum with -a1 go_i as row i's a0 (so W's weights are a1 (<dO_i, v_j> - go_i) and
+// a0 sigma is -a1 go_i times the sum of the earlier k_j), divided by the forward's den
+// (Params::den) instead of its own. Its truncated splits leave dq ~2e-6 from the float64
+// formula where mma.sync's rounded ones leave ~1e-6 (PERF.md v28).
 #include <atomic>
 
 #include "chunk_kernel.cuh"
@@ -112,7 +119,7 @@ __device__ __forceinline__ float row_squares(const float* tile, int r, int h) {
 }
 #endif
 
-template <int D, bool kNorm, bool kNormK, int PARTS>
+template <int D, bool kNorm, bool kNormK, int PARTS, bool kDq = false>
 __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
   using S = Tf32Shape<D, PARTS>;
@@ -136,7 +143,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   const float* k = static_cast<const float*>(p.b) + b * p.b_sb + hkv * p.b_sh;
   const float* v = static_cast<const float*>(p.c) + b * p.c_sb + hkv * p.c_sh;
   float* out = static_cast<float*>(p.out) + b * p.o_sb + h * p.o_sh;
-  float* den_out = p.den_out + int64_t(bh) * n;
+  float* den_out = kDq ? nullptr : p.den_out + int64_t(bh) * n;
   const int n_chunks = (n + kChunk - 1) / kChunk;
 
   for (int i = tid; i < PARTS * kState + NV; i += kThreads) s_state[i] = 0.f;
@@ -266,6 +273,13 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     const auto a0_rows = [&](float (&a0r)[2], float (&rq)[2]) {
       a0r[0] = a0r[1] = a0;
       rq[0] = rq[1] = 1.f;
+      if constexpr (kDq) {  // -a1 go of rows 16 warp + g and + 8
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int row = ck * kChunk + 16 * warp + g + 8 * e;
+          a0r[e] = row < n ? -a1 * p.go[int64_t(bh) * n + row] : 0.f;
+        }
+      }
       if constexpr (kNorm) {  // rows 16 warp + g and + 8: lanes 2 g and 2 g + 16 hold them
         const float ss = row_squares<D>(sq, 16 * warp + (lane >> 1), lane & 1);
 #pragma unroll
@@ -383,14 +397,20 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_fence_operand(o);
     if (kVBatches == 2 && next) load_v(ck + 1, 0);
 
-    // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT).
+    // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT); with kDq
+    // the forward's den (Params::den).
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int row = ck * kChunk + 16 * warp + g + 8 * half;
       const float a0h = a0r[half];
-      const float den =
-          __shfl_sync(0xffffffffu, o[NT - 1][2 * half] + a0h * s_sigma[QT], lane & ~3);
-      if (row >= n) continue;
+      float den;
+      if constexpr (kDq) {
+        if (row >= n) continue;
+        den = p.den[int64_t(bh) * n + row];
+      } else {
+        den = __shfl_sync(0xffffffffu, o[NT - 1][2 * half] + a0h * s_sigma[QT], lane & ~3);
+        if (row >= n) continue;
+      }
       const float inv = 1.f / den;
       float* y = out + int64_t(row) * p.o_sn + q0;
 #pragma unroll
@@ -400,7 +420,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
             make_float2((o[j][2 * half] + a0h * s_sigma[c]) * inv,
                         (o[j][2 * half + 1] + a0h * s_sigma[c + 1]) * inv);
       }
-      if (q0 == 0 && t == 0) {
+      if (!kDq && q0 == 0 && t == 0) {
         den_out[row] = kNorm ? den * rq[half] : den;
         if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
       }
@@ -483,11 +503,13 @@ int tf32_parts(const Params& p) {
   return p.dim == 64 ? 2 : 0;
 }
 
-template <int D, int PARTS>
+template <int D, int PARTS, bool kDq = false>
 cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
-  const auto kernel = p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS>
-                      : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS>
-                                      : tf32_fwd_kernel<D, false, false, PARTS>;
+  auto kernel = tf32_fwd_kernel<D, false, false, PARTS, kDq>;
+  if constexpr (!kDq) {
+    if (p.b_eps > 0.f) kernel = tf32_fwd_kernel<D, true, true, PARTS>;
+    else if (p.a_eps > 0.f) kernel = tf32_fwd_kernel<D, true, false, PARTS>;
+  }
   const size_t smem = Tf32Shape<D, PARTS>::SMEM;
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
@@ -510,6 +532,15 @@ cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
     return parts == 2 ? launch_parts<64, 2>(p, stream) : launch_parts<64, 1>(p, stream);
   }
   return launch_parts<128, 1>(p, stream);  // tf32_parts: head dim 128, one product
+}
+
+bool launch_tf32_dq_available(const Params& p) {
+  return p.dim == 64 && p.a_eps == 0.f && p.b_eps == 0.f && built_for_device();
+}
+
+cudaError_t launch_tf32_dq(const Params& p, cudaStream_t stream) {
+  if (!(p.dim == 64 && p.a_eps == 0.f && p.b_eps == 0.f)) return cudaErrorInvalidValue;
+  return launch_parts<64, 2, true>(p, stream);
 }
 
 }  // namespace fastmax

@@ -676,7 +676,9 @@ def test_sequence_split_matches_reference(dtype, causal, head_dim, heads):
 @pytest.mark.parametrize("causal", [True, False])
 def test_sequence_split_runs_and_can_be_turned_off(monkeypatch, causal):
     """Each of the four passes splits (one combine launch each) unless FASTMAX_SEQUENCE_SPLIT=0;
-    both ways give the same attention up to float32 rounding of the sums' order."""
+    both ways give the same attention up to float32 rounding of the sums' order, or, causal,
+    within float32's tolerance: unsplit, the forward and DQ run on the wgmma kernel with three
+    TF32 products, whose dq is some 3e-6 from the float64 formula (PERF.md v28)."""
     gen = torch.Generator().manual_seed(6)
     q, k, v = (torch.randn(1, 4, 3000, 64, generator=gen).to("cuda") for _ in "qkv")
     grad = torch.randn(q.shape, generator=gen).to("cuda")
@@ -692,5 +694,6 @@ def test_sequence_split_runs_and_can_be_turned_off(monkeypatch, causal):
         monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", setting)
         assert _combine_launches(forward_backward) == launches
         results[setting] = forward_backward()
+    bound = tolerance("float32") if causal else 1e-6
     for split, whole in zip(results["1"], results["0"], strict=True):
-        assert relative_error(split, whole) < 1e-6
+        assert relative_error(split, whole) < bound

@@ -42,8 +42,9 @@ anything but "highest" (PyTorch's default) lets the causal forward at head_dim 6
 one TF32 product per step on Hopper's warpgroup units (the precision fla's kernels and PyTorch's
 own matmuls give float32 then), where the extension was built for sm_90a and its grid fills more
 than half the SMs (it has no sequence split); every other float32 pass keeps float32 accuracy
-with three TF32 products per step, on the same warpgroup kernel for the causal forward at
-head_dim 64 (under the same conditions), on mma.sync otherwise.
+with three TF32 products per step, on the same warpgroup kernel for the causal forward and the
+causal dq pass at head_dim 64 (under the same conditions, whatever the precision), on mma.sync
+otherwise.
 This module adds the shape functions that ``torch.compile`` traces with and the autograd
 formula, so the op is one node in a compiled graph. When the extension was not built,
 :func:`extension_loaded` is False and :func:`extension_error` says why.
