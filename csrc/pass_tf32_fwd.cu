@@ -432,27 +432,23 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_wait<0>();
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) wgmma_fence_operand(s[mt]);
+    // fn(element, its S^T offset) for each of this thread's elements of the chunk's state.
+    const auto each_state = [&](auto&& fn) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            fn(s[mt][j][e], st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j);
+    };
     // S^T's new elements: this thread's own, which it alone writes, read before the barrier.
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int j = 0; j < NT; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float sum = s_state[st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j];
-          s[mt][j][e] = sum + a1 * s[mt][j][e];
-        }
+    each_state([&](float& x, int at) { x = s_state[at] + a1 * x; });
     __syncthreads();  // sigma read and the products' reads of S^T done, block-wide
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int j = 0; j < NT; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int at = st_off[e >> 1][e & 1] + 64 * NV * mt + 256 * j;
-          s_state[at] = s[mt][j][e];
-          if constexpr (kThree) s_state[kState + at] = tf32_low(s[mt][j][e]);
-        }
+    each_state([&](float& x, int at) {
+      s_state[at] = x;
+      if constexpr (kThree) s_state[kState + at] = tf32_low(x);
+    });
     {  // sigma += this chunk's column sums: V^T's row tid / TR, part tid % TR of its tokens
       constexpr int TR = kThreads / QT, PART = kChunk / TR;
       const int row = tid / TR, p0 = PART * (tid % TR);
