@@ -111,16 +111,14 @@ bool split_allowed() {
   return value == nullptr || std::string(value) != "0";
 }
 
-// Whether a float32 forward with these Params (batch, heads_a, n, dim, allow_tf32) runs the
-// wgmma kernel on TF32 products (pass_tf32_fwd.cu): causal, available (head dim 64, or 128 with
-// TF32 allowed; built for this device) and not wanting a split.
-bool tf32_forward_taken(bool causal, const Params& p) {
-  return causal && launch_tf32_fwd_available(p) && tf32_fwd_unsplit(p, split_allowed());
-}
-
-// Whether a float32 DQ pass runs on the same kernel (launch_tf32_dq).
-bool tf32_dq_taken(bool causal, const Params& p) {
-  return causal && launch_tf32_dq_available(p) && tf32_fwd_unsplit(p, split_allowed());
+// Whether a float32 pass of this kind with these Params (batch, heads_a, n, dim, allow_tf32)
+// runs the wgmma kernel on TF32 products (pass_tf32_fwd.cu): the forward or DQ, causal,
+// available (launch_tf32_fwd_available: head dim 64, or 128 with TF32 allowed;
+// launch_tf32_dq_available: head dim 64; built for this device) and not wanting a split.
+bool tf32_taken(Kind kind, bool causal, const Params& p) {
+  const bool available = kind == kFwd ? launch_tf32_fwd_available(p)
+                                      : kind == kDq && launch_tf32_dq_available(p);
+  return causal && available && tf32_fwd_unsplit(p, split_allowed());
 }
 
 // Launches one pass on `stream`. Returns the buffer of segment states (undefined when the pass
@@ -130,10 +128,8 @@ at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at
                     cudaStream_t stream) {
   at::Tensor states;
   cudaError_t err;
-  if (kind == kFwd && st == at::kFloat && tf32_forward_taken(causal, p)) {
-    err = launch_tf32_fwd(p, stream);
-  } else if (kind == kDq && st == at::kFloat && tf32_dq_taken(causal, p)) {
-    err = launch_tf32_dq(p, stream);
+  if (st == at::kFloat && tf32_taken(kind, causal, p)) {
+    err = kind == kFwd ? launch_tf32_fwd(p, stream) : launch_tf32_dq(p, stream);
   } else {
     TORCH_CHECK(p.b_eps == 0.f, "fastmax CUDA op: k's rows are normalised in the pass by the "
                 "TF32 forward only");
@@ -310,7 +306,7 @@ bool tf32_forward_taken_for(const at::Tensor& q, const at::Tensor& k, bool causa
   if (q.scalar_type() != at::kFloat) return false;  // no split plan
   Params p = base_params(q, k, 1.0, 1.0, allow_tf32, nullptr);
   p.heads_a = static_cast<int>(q.size(1));
-  return tf32_forward_taken(causal, p);
+  return tf32_taken(kFwd, causal, p);
 }
 
 // eps > 0: q and k are normalised per token (x / max(||x||, eps), as token_normalize does):

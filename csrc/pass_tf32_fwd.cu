@@ -492,6 +492,9 @@ bool built_for_device() {
   return built;
 }
 
+// Whether DQ's Params are the kernel's: head dim 64, no rows normalised in the pass.
+bool dq_shape(const Params& p) { return p.dim == 64 && p.a_eps == 0.f && p.b_eps == 0.f; }
+
 // The products' parts: 1 with TF32 allowed, else 2 (three products) at head dim 64; 0 where the
 // kernel does not run.
 int tf32_parts(const Params& p) {
@@ -530,12 +533,10 @@ cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
   return launch_parts<128, 1>(p, stream);  // tf32_parts: head dim 128, one product
 }
 
-bool launch_tf32_dq_available(const Params& p) {
-  return p.dim == 64 && p.a_eps == 0.f && p.b_eps == 0.f && built_for_device();
-}
+bool launch_tf32_dq_available(const Params& p) { return dq_shape(p) && built_for_device(); }
 
 cudaError_t launch_tf32_dq(const Params& p, cudaStream_t stream) {
-  if (!(p.dim == 64 && p.a_eps == 0.f && p.b_eps == 0.f)) return cudaErrorInvalidValue;
+  if (!dq_shape(p)) return cudaErrorInvalidValue;
   return launch_parts<64, 2, true>(p, stream);
 }
 
