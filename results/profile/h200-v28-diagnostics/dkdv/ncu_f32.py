@@ -1,7 +1,7 @@
 """One float32 forward+backward at the default precision (B=4, H=16, N=16384, head_dim 64,
 causal, token normalisation) inside cudaProfilerStart/Stop, after three warm-up steps, for
 ncu --profile-from-start off: the forward, DQ, DK and DV on the wgmma kernel with
-dkdv-on-ae42698.diff (and keys-on-dkdv.diff) applied."""
+dkdv-on-b22562d.diff (and keys-on-dkdv.diff) applied."""
 
 import torch
 

@@ -2,10 +2,10 @@
 #   rm -rf .device && mkdir .device
 #   git archive HEAD $(git ls-tree --name-only HEAD | grep -v -E "^(results|docs)$") | gzip > .device/base.tgz
 #   cp results/profile/h200-v26-diagnostics/calls/f32ab.py .device/
-#   git apply results/profile/h200-v28-diagnostics/dkdv/dkdv-on-ae42698.diff
+#   git apply results/profile/h200-v28-diagnostics/dkdv/dkdv-on-b22562d.diff
 #   git apply results/profile/h200-v28-diagnostics/dkdv/keys-on-dkdv.diff
 # and carry .device/. Three trees built side by side: base (HEAD), dkdv (HEAD with
-# dkdv-on-ae42698.diff: DK and DV reversed on the wgmma kernel as v28 measured them, ~9 ms
+# dkdv-on-b22562d.diff: DK and DV reversed on the wgmma kernel as v28 measured them, ~9 ms
 # each) and the working tree, keys (dkdv with keys-on-dkdv.diff: DV's 1 / den and DK's q scales
 # as per-key scales and terms taken once a chunk, no per-element loads on v's path). In order:
 # the TF32 file's and the op's GPU tests on keys; its errors against float64 at N = 1024..65536;
@@ -17,7 +17,7 @@ S=$(date +%s); V=$PWD; C=$V/results/profile/h200-v28-diagnostics
 (nvidia-smi; ncu --version; python3 -c "import torch; print(torch.__version__, torch.version.cuda)"; git log -1 --format=%H; git status --short) > $R/gpu.txt 2>&1
 for t in base dkdv; do
   rm -rf /tmp/$t && mkdir -p /tmp/$t && tar xzf .device/base.tgz -C /tmp/$t
-  [ $t = base ] || (cd /tmp/$t && git apply $C/dkdv/dkdv-on-ae42698.diff) || { echo "$t diff"; pack; exit 1; }
+  [ $t = base ] || (cd /tmp/$t && git apply $C/dkdv/dkdv-on-b22562d.diff) || { echo "$t diff"; pack; exit 1; }
   (cd /tmp/$t && python3 setup.py build_ext --inplace > $R/build-$t.log 2>&1) &
 done
 python3 setup.py build_ext --inplace > $R/build.log 2>&1 || { tail -30 $R/build.log; pack; exit 1; }
