@@ -153,6 +153,15 @@ cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream);
 // place of its own. Taken, like the forward, where tf32_fwd_unsplit says so.
 bool launch_tf32_dq_available(const Params& p);
 cudaError_t launch_tf32_dq(const Params& p, cudaStream_t stream);
+// The causal DV pass on it too, head dim 64, three products, one query head per key/value head:
+// reversed in time (every row pointer at token n - 1, token strides negated), with a = k, b = q,
+// c = dO, Params::den the forward's den (each c row divided by it), and b_eps > 0 when q is
+// raw with its row scales to be taken from its tile (token normalisation).
+bool launch_tf32_dv_available(const Params& p);
+cudaError_t launch_tf32_dv(const Params& p, cudaStream_t stream);
+// And DK, reversed in the same way, where DV's is available: a = v, b = dO, c = q, Params::den
+// and go the forward's, nq_rnorm q's row scales when q is raw (token normalisation) or null.
+cudaError_t launch_tf32_dk(const Params& p, cudaStream_t stream);
 // Whether the TF32 forward (or DQ) runs unsplit by the rule of the causal passes: its blocks fill
 // more than half the SMs, or the sequence is too short to split, or allow is false.
 bool tf32_fwd_unsplit(const Params& p, bool allow);

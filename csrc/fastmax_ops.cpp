@@ -111,14 +111,40 @@ bool split_allowed() {
   return value == nullptr || std::string(value) != "0";
 }
 
+// Whether the forward pass can normalise rows with eps itself: it takes the rows' scales
+// 1 / max(||x||, eps) without the slow paths of IEEE sqrtf and division (ieee_fast.cuh), exact
+// for eps in [2^-50, 2^126).
+constexpr bool eps_in_pass_range(double eps) { return eps >= 0x1p-50 && eps < 0x1p126; }
+
 // Whether a float32 pass of this kind with these Params (batch, heads_a, n, dim, allow_tf32)
 // runs the wgmma kernel on TF32 products (pass_tf32_fwd.cu): the forward or DQ, causal,
 // available (launch_tf32_fwd_available: head dim 64, or 128 with TF32 allowed;
-// launch_tf32_dq_available: head dim 64; built for this device) and not wanting a split.
+// launch_tf32_dq_available: head dim 64; built for this device) and not wanting a split. DK
+// and DV: launch_tf32_reversed.
 bool tf32_taken(Kind kind, bool causal, const Params& p) {
   const bool available = kind == kFwd ? launch_tf32_fwd_available(p)
                                       : kind == kDq && launch_tf32_dq_available(p);
   return causal && available && tf32_fwd_unsplit(p, split_allowed());
+}
+
+// DK or DV on the same kernel (launch_tf32_dk, launch_tf32_dv) with Params as the forward's with
+// the pass's roles, reversed in time here (each float32 row pointer moved to token n - 1, its
+// token stride negated); false where they do not run (float32, causal, head dim 64, one query
+// head per key/value head, unsplit, n > 0, and eps in the pass's range when q's row scales are
+// folded: DV takes them from q's tiles).
+bool launch_tf32_reversed(Kind kind, Params p, at::ScalarType st, bool causal, bool folded,
+                          double eps, cudaStream_t stream) {
+  if (st != at::kFloat || !causal || p.n == 0 || (folded && !eps_in_pass_range(eps)) ||
+      !launch_tf32_dv_available(p) || !tf32_fwd_unsplit(p, split_allowed()))
+    return false;
+  const int64_t last = p.n - 1;
+  p.a = static_cast<const float*>(p.a) + last * p.a_sn, p.a_sn = -p.a_sn;
+  p.b = static_cast<const float*>(p.b) + last * p.b_sn, p.b_sn = -p.b_sn;
+  p.c = static_cast<const float*>(p.c) + last * p.c_sn, p.c_sn = -p.c_sn;
+  p.out = static_cast<float*>(p.out) + last * p.o_sn, p.o_sn = -p.o_sn;
+  const cudaError_t err = kind == kDk ? launch_tf32_dk(p, stream) : launch_tf32_dv(p, stream);
+  TORCH_CHECK(err == cudaSuccess, "fastmax CUDA kernel launch failed: ", cudaGetErrorString(err));
+  return true;
 }
 
 // Launches one pass on `stream`. Returns the buffer of segment states (undefined when the pass
@@ -162,11 +188,6 @@ Params base_params(const at::Tensor& q, const at::Tensor& k, double a0, double a
   p.allow_tf32 = allow_tf32 ? 1 : 0;
   return p;
 }
-
-// Whether the forward pass can normalise rows with eps itself: it takes the rows' scales
-// 1 / max(||x||, eps) without the slow paths of IEEE sqrtf and division (ieee_fast.cuh), exact
-// for eps in [2^-50, 2^126).
-constexpr bool eps_in_pass_range(double eps) { return eps >= 0x1p-50 && eps < 0x1p126; }
 
 // The a1 of each key/value head (Params::a1_heads; nullptr when not given), checked against q
 // and k: per-head weights take q and k as given (eps == 0).
@@ -528,16 +549,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
 
   Params pk = p;
   pk.heads_a = static_cast<int>(hkv), pk.heads_bc = static_cast<int>(h);
-  pk.den = den_rows.data_ptr<float>();
-  pk.beta = beta.data_ptr<float>();
   set_roles(pk, vk, gk, qk);
   set_out(pk, dk);
-  const at::Tensor states_k = run_pass(kDk, causal, pk, q, st, side_k.stream());
-
   Params pv = pk;
   set_roles(pv, kk, qk, gk);
   set_out(pv, dv);
-  const at::Tensor states_v = run_pass(kDv, causal, pv, q, st, side_v.stream());
+  // On the wgmma kernel where it runs them (launch_tf32_reversed) DK and DV take the forward's
+  // den; q's row scales (folded) are given to DK and taken from q's tiles by DV.
+  const at::Tensor rq_dk = folded ? rq.contiguous() : rq;
+  Params wk = pk, wv = pv;
+  wk.nq_rnorm = folded ? rq_dk.data_ptr<float>() : nullptr;
+  wv.b_eps = static_cast<float>(eps);
+  pk.den = pv.den = den_rows.data_ptr<float>();
+  pk.beta = pv.beta = beta.data_ptr<float>();
+  at::Tensor states_k, states_v;
+  if (!launch_tf32_reversed(kDk, wk, st, causal, folded, eps, side_k.stream()))
+    states_k = run_pass(kDk, causal, pk, q, st, side_k.stream());
+  if (!launch_tf32_reversed(kDv, wv, st, causal, folded, eps, side_v.stream()))
+    states_v = run_pass(kDv, causal, pv, q, st, side_v.stream());
 
   at::cuda::CUDAEvent k_done, v_done;
   k_done.record(side_k);

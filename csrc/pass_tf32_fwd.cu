@@ -4,7 +4,7 @@
 // shared memory twice) three products per step, hi hi + lo hi + hi lo with lo = x - hi, which
 // keep float32 accuracy as the mma.sync passes' three do. sm_90a builds; run_pass takes it for
 // an unsplit causal forward where launch_tf32_fwd_available says the kernel was built, and for
-// DQ at head dim 64 (kDq below).
+// DQ, DK and DV at head dim 64 (KIND below).
 //
 // One warpgroup per (batch, head, output tile of QT columns: 64 at head dim 128, 32 at 64, so
 // two tiles per head either way), 64-token chunks, two stages of cp.async. Per chunk:
@@ -38,12 +38,24 @@
 // copy of k) the rows of k are normalised in the pass: their scales r = 1 / max(||k||, b_eps)
 // come from the K tile each chunk, and scale W's columns and K^T's fragments in the state
 // update (S = sum of r k v^T).
-// kDq: the causal DQ pass at head dim 64 with three products, by the same steps. With DQ's roles
-// (a = dO, b = v, c = k), dq_i = a1 / den_i (sum_{j <= i} (<dO_i, v_j> - go_i) k_j): the
+// KIND kDq: the causal DQ pass at head dim 64 with three products, by the same steps. With DQ's
+// roles (a = dO, b = v, c = k), dq_i = a1 / den_i (sum_{j <= i} (<dO_i, v_j> - go_i) k_j): the
 // forward's sum with -a1 go_i as row i's a0 (so W's weights are a1 (<dO_i, v_j> - go_i) and
 // a0 sigma is -a1 go_i times the sum of the earlier k_j), divided by the forward's den
 // (Params::den) instead of its own. Its truncated splits leave dq ~2e-6 from the float64
 // formula where mma.sync's rounded ones leave ~1e-6 (PERF.md v28).
+// KIND kDv: the causal DV pass likewise, reversed in time (the host gives every row pointer at
+// token n - 1 and negated token strides): dv_j = sum_{i >= j} (a0 + a1 <k_j, q_i>) dO_i / den_i
+// is the forward's sum with a = k, b = q and c = dO, with a term a0 / den_i per key in place of
+// a0 and the key scales 1 / den_i (as DK's below; token t of the pass is n - 1 - t of den), and
+// no division of out. With token normalisation the raw q's row scales, taken from its tiles,
+// multiply the key scales. One query head per key/value head.
+// KIND kDk: the causal DK pass likewise reversed: dk_j = a1 sum_{i >= j} (<dO_i, v_j> - go_i)
+// q_i / den_i is the forward's sum with a = v, b = dO, c = q, the key scales (kNormK's) 1 / den_i
+// and a term per key, t_i = -a1 go_i / den_i, added to W's column i where a0 would be added to
+// its rows; sigma then sums the earlier c rows weighted by t (and out adds it, a0 as 1), with no
+// division. With token normalisation q is raw and Params::nq_rnorm its row scales, which
+// multiply the key terms and scales. One query head per key/value head.
 #include <atomic>
 
 #include "chunk_kernel.cuh"
@@ -62,7 +74,7 @@ struct Tf32Shape {
   static constexpr int LO = 2 * TILE_QK + TILE_V;
   static constexpr int STAGE = PARTS * LO;
   static constexpr int STATE = NV * D;           // S^T: NV rows x D columns
-  static constexpr size_t SMEM = (2 * STAGE + PARTS * STATE + NV + kChunk) * sizeof(float);
+  static constexpr size_t SMEM = (2 * STAGE + PARTS * STATE + NV + 2 * kChunk) * sizeof(float);
   static_assert(LO * sizeof(float) % 1024 == 0, "tiles keep the swizzle's 1024-byte atoms");
   static_assert(SMEM <= 227 * 1024, "the tiles fit in an SM's shared memory");
 };
@@ -119,13 +131,17 @@ __device__ __forceinline__ float row_squares(const float* tile, int r, int h) {
 }
 #endif
 
-template <int D, bool kNorm, bool kNormK, int PARTS, bool kDq = false>
+template <int D, bool kNorm, bool kNormK, int PARTS, Kind KIND = kFwd>
 __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
   using S = Tf32Shape<D, PARTS>;
   constexpr bool kThree = PARTS == 2;
   constexpr int QT = S::QT, NV = S::NV, LO = S::LO;
   constexpr int NT = NV / 8, MT = D / 64;  // n-tiles of out and S; m-tiles of S (its dims)
+  // DK and DV: per key, a term in place of a0 (kKeyTerms) and a scale of W's a1 term and of
+  // K^T's fragments (kKeyScales, as kNormK's), taken each chunk.
+  constexpr bool kKeyTerms = KIND == kDk || KIND == kDv;
+  constexpr bool kKeyScales = kNormK || kKeyTerms;
   constexpr int kTileQk = S::TILE_QK, kStage = S::STAGE, kState = S::STATE;
   extern __shared__ __align__(1024) unsigned char raw[];
   float* smem = reinterpret_cast<float*>(raw);
@@ -135,6 +151,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   float* s_state = smem + 2 * kStage;
   float* s_sigma = s_state + PARTS * kState;
   float* s_rk = s_sigma + NV;
+  float* s_tk = s_rk + kChunk;  // DK: its terms per key
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.x / (D / QT), q0 = (blockIdx.x % (D / QT)) * QT;
   const int b = bh / p.heads_a, h = bh % p.heads_a, hkv = h / p.group, n = p.n;
@@ -143,7 +160,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   const float* k = static_cast<const float*>(p.b) + b * p.b_sb + hkv * p.b_sh;
   const float* v = static_cast<const float*>(p.c) + b * p.c_sb + hkv * p.c_sh;
   float* out = static_cast<float*>(p.out) + b * p.o_sb + h * p.o_sh;
-  float* den_out = kDq ? nullptr : p.den_out + int64_t(bh) * n;
+  float* den_out = KIND == kFwd ? p.den_out + int64_t(bh) * n : nullptr;
   const int n_chunks = (n + kChunk - 1) / kChunk;
 
   for (int i = tid; i < PARTS * kState + NV; i += kThreads) s_state[i] = 0.f;
@@ -273,7 +290,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     const auto a0_rows = [&](float (&a0r)[2], float (&rq)[2]) {
       a0r[0] = a0r[1] = a0;
       rq[0] = rq[1] = 1.f;
-      if constexpr (kDq) {  // -a1 go of rows 16 warp + g and + 8
+      if constexpr (kKeyTerms) a0r[0] = a0r[1] = 1.f;  // sigma is weighted by t already
+      if constexpr (KIND == kDq) {  // -a1 go of rows 16 warp + g and + 8
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int row = ck * kChunk + 16 * warp + g + 8 * e;
@@ -297,7 +315,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int j = 0; j < kChunk / 8; ++j) {
         const float* kt = sk + 4096 * mt + 256 * j;
-        const float2 r = kNormK ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
+        const float2 r = kKeyScales ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
                                 : make_float2(1.f, 1.f);  // tokens 8 j + 2 t and + 1
         const float x[4] = {kt[kt_off[0][0]] * r.x, kt[kt_off[1][0]] * r.x,
                             kt[kt_off[0][1]] * r.y, kt[kt_off[1][1]] * r.y};
@@ -343,7 +361,22 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       }
     }
     wgmma_commit();
-    if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
+    if constexpr (kKeyTerms) {  // while those run: the scales and terms of the chunk's keys
+      // DV: r / den and a0 / den, r q's row scale from its tile (kNormK) or 1; DK: r / den and
+      // -a1 go r / den, r q's row scale (Params::nq_rnorm) or 1. Two threads a key.
+      const float ss = kNormK && KIND == kDv ? row_squares<D>(sk, tid >> 1, tid & 1) : 0.f;
+      const int key = tid >> 1, row = ck * kChunk + key;
+      if ((tid & 1) == 0) {
+        const int64_t at = int64_t(bh) * n + (n - 1 - row);
+        float r = 1.f;
+        if constexpr (KIND == kDv && kNormK) r = rcp_fast(clamped_norm(ss, p.b_eps));
+        if constexpr (KIND == kDk) r = p.nq_rnorm && row < n ? p.nq_rnorm[at] : 1.f;
+        const float inv = row < n ? rcp_fast(p.den[at]) : 0.f;
+        s_rk[key] = r * inv;
+        s_tk[key] = KIND == kDv ? a0 * inv : row < n ? -a1 * p.go[at] * r * inv : 0.f;
+      }
+      __syncthreads();  // published block-wide
+    } else if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
       const float ss = row_squares<D>(sk, tid >> 1, tid & 1);
       if ((tid & 1) == 0) s_rk[tid >> 1] = rcp_fast(clamped_norm(ss, p.b_eps));
       __syncthreads();  // published block-wide
@@ -355,15 +388,18 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_wait<2>();  // W's products done (Q S's and the state's may run on)
     wgmma_fence_operand(w);
     // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row); with
-    // kNormK, <q, k> times the key's scale.
+    // kNormK, <q, k> times the key's scale; DK adds its key's term t in place of a0.
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const float2 rk = kNormK ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
-                               : make_float2(1.f, 1.f);
+      const float2 rk = kKeyScales ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
+                                   : make_float2(1.f, 1.f);
+      const float2 tk = kKeyTerms ? *reinterpret_cast<const float2*>(s_tk + 8 * j + 2 * t)
+                                  : make_float2(0.f, 0.f);
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = 16 * warp + g + 8 * (e >> 1), c = 8 * j + 2 * t + (e & 1);
-        w[j][e] = c <= r ? a0r[e >> 1] + a1 * ((e & 1) ? rk.y : rk.x) * w[j][e] : 0.f;
+        const float base = kKeyTerms ? ((e & 1) ? tk.y : tk.x) : a0r[e >> 1];
+        w[j][e] = c <= r ? base + a1 * ((e & 1) ? rk.y : rk.x) * w[j][e] : 0.f;
       }
     }
     wgmma_fence();
@@ -397,21 +433,19 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_fence_operand(o);
     if (kVBatches == 2 && next) load_v(ck + 1, 0);
 
-    // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT); with kDq
-    // the forward's den (Params::den).
+    // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT); for DQ
+    // the forward's den (Params::den); for DV none.
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int row = ck * kChunk + 16 * warp + g + 8 * half;
       const float a0h = a0r[half];
-      float den;
-      if constexpr (kDq) {
-        if (row >= n) continue;
-        den = p.den[int64_t(bh) * n + row];
-      } else {
+      float den = 1.f;
+      if constexpr (KIND == kFwd) {
         den = __shfl_sync(0xffffffffu, o[NT - 1][2 * half] + a0h * s_sigma[QT], lane & ~3);
-        if (row >= n) continue;
       }
-      const float inv = 1.f / den;
+      if (row >= n) continue;
+      if constexpr (KIND == kDq) den = p.den[int64_t(bh) * n + row];
+      const float inv = KIND == kDv || KIND == kDk ? 1.f : 1.f / den;
       float* y = out + int64_t(row) * p.o_sn + q0;
 #pragma unroll
       for (int j = 0; j < NT - 1; ++j) {
@@ -420,7 +454,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
             make_float2((o[j][2 * half] + a0h * s_sigma[c]) * inv,
                         (o[j][2 * half + 1] + a0h * s_sigma[c + 1]) * inv);
       }
-      if (!kDq && q0 == 0 && t == 0) {
+      if (KIND == kFwd && q0 == 0 && t == 0) {
         den_out[row] = kNorm ? den * rq[half] : den;
         if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
       }
@@ -456,7 +490,12 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
 #pragma unroll
       for (int c = 0; c < PART; c += 4) {
         const float4 x = *reinterpret_cast<const float4*>(vt + sw32(NV, row, p0 + c));
-        sum += (x.x + x.y) + (x.z + x.w);  // with three products the high part is v itself
+        if constexpr (kKeyTerms) {  // weighted by t: positions p0 + c.. hold tokens t0 + 2 e
+          const int t0 = ((p0 + c) & ~7) + (((p0 + c) >> 2) & 1);
+          sum += (x.x * s_tk[t0] + x.y * s_tk[t0 + 2]) + (x.z * s_tk[t0 + 4] + x.w * s_tk[t0 + 6]);
+        } else {
+          sum += (x.x + x.y) + (x.z + x.w);  // with three products the high part is v itself
+        }
       }
 #pragma unroll
       for (int m = 1; m < TR; m *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
@@ -495,6 +534,10 @@ bool built_for_device() {
 // Whether DQ's Params are the kernel's: head dim 64, no rows normalised in the pass.
 bool dq_shape(const Params& p) { return p.dim == 64 && p.a_eps == 0.f && p.b_eps == 0.f; }
 
+// DK's and DV's shapes: head dim 64, one query head per key/value head, no rows of a to
+// normalise.
+bool dkdv_shape(const Params& p) { return p.dim == 64 && p.group == 1 && p.a_eps == 0.f; }
+
 // The products' parts: 1 with TF32 allowed, else 2 (three products) at head dim 64; 0 where the
 // kernel does not run.
 int tf32_parts(const Params& p) {
@@ -502,13 +545,28 @@ int tf32_parts(const Params& p) {
   return p.dim == 64 ? 2 : 0;
 }
 
-template <int D, int PARTS, bool kDq = false>
-cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
-  auto kernel = tf32_fwd_kernel<D, false, false, PARTS, kDq>;
-  if constexpr (!kDq) {
-    if (p.b_eps > 0.f) kernel = tf32_fwd_kernel<D, true, true, PARTS>;
-    else if (p.a_eps > 0.f) kernel = tf32_fwd_kernel<D, true, false, PARTS>;
+// The kernel of a pass: the forward's with a's and b's rows normalised in it or not (a_eps,
+// b_eps); DV's with q's row scales taken from its tiles or not (b_eps); DK's with its key
+// scales; DQ's.
+template <int D, int PARTS, Kind KIND>
+auto pass_kernel(const Params& p) {
+  if constexpr (KIND == kFwd) {
+    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS>
+           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS>
+                           : tf32_fwd_kernel<D, false, false, PARTS>;
+  } else if constexpr (KIND == kDv) {
+    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv>
+                         : tf32_fwd_kernel<D, false, false, PARTS, kDv>;
+  } else if constexpr (KIND == kDk) {
+    return tf32_fwd_kernel<D, false, true, PARTS, kDk>;
+  } else {
+    return tf32_fwd_kernel<D, false, false, PARTS, kDq>;
   }
+}
+
+template <int D, int PARTS, Kind KIND = kFwd>
+cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
+  const auto kernel = pass_kernel<D, PARTS, KIND>(p);
   const size_t smem = Tf32Shape<D, PARTS>::SMEM;
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
@@ -537,7 +595,19 @@ bool launch_tf32_dq_available(const Params& p) { return dq_shape(p) && built_for
 
 cudaError_t launch_tf32_dq(const Params& p, cudaStream_t stream) {
   if (!dq_shape(p)) return cudaErrorInvalidValue;
-  return launch_parts<64, 2, true>(p, stream);
+  return launch_parts<64, 2, kDq>(p, stream);
+}
+
+bool launch_tf32_dv_available(const Params& p) { return dkdv_shape(p) && built_for_device(); }
+
+cudaError_t launch_tf32_dv(const Params& p, cudaStream_t stream) {
+  if (!dkdv_shape(p)) return cudaErrorInvalidValue;
+  return launch_parts<64, 2, kDv>(p, stream);
+}
+
+cudaError_t launch_tf32_dk(const Params& p, cudaStream_t stream) {
+  if (!dkdv_shape(p)) return cudaErrorInvalidValue;
+  return launch_parts<64, 2, kDk>(p, stream);
 }
 
 }  // namespace fastmax

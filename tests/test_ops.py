@@ -677,8 +677,9 @@ def test_sequence_split_matches_reference(dtype, causal, head_dim, heads):
 def test_sequence_split_runs_and_can_be_turned_off(monkeypatch, causal):
     """Each of the four passes splits (one combine launch each) unless FASTMAX_SEQUENCE_SPLIT=0;
     both ways give the same attention up to float32 rounding of the sums' order, or, causal,
-    within float32's tolerance: unsplit, the forward and DQ run on the wgmma kernel with three
-    TF32 products, whose dq is some 2e-6 from the float64 formula (PERF.md v28)."""
+    within float32's tolerance: unsplit, the forward and the three backward passes run on the
+    wgmma kernel with three TF32 products, whose gradients are some 2e-6 from the float64
+    formula (PERF.md v28, v29)."""
     gen = torch.Generator().manual_seed(6)
     q, k, v = (torch.randn(1, 4, 3000, 64, generator=gen).to("cuda") for _ in "qkv")
     grad = torch.randn(q.shape, generator=gen).to("cuda")

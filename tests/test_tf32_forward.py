@@ -2,8 +2,8 @@
 build, unsplit: with TF32 allowed (``torch.set_float32_matmul_precision("high")``) one product
 per step at head_dim 64 and 128, against the float64 formula at TF32's tolerance; at the
 default precision three products per step at head_dim 64, at float32's tolerance. Gradients
-included: the causal DQ pass at head_dim 64 runs on the same kernel with three products, the
-other backward passes on mma.sync."""
+included: the causal backward passes at head_dim 64 run on the same kernel with three products
+(DK and DV with one query head per key/value head, else on mma.sync)."""
 
 from __future__ import annotations
 
@@ -118,29 +118,33 @@ def test_taken_only_where_it_applies(tf32, monkeypatch):
     assert _launches(split) == 1
 
 
-def _backward(batch: int, heads: int, n: int, head_dim: int = 64, causal: bool = True):
+def _backward(
+    batch: int, heads: int, n: int, head_dim: int = 64, causal: bool = True, kv_heads: int = 0
+):
     gen = torch.Generator().manual_seed(7)
-    q, k, v, grad = (
-        torch.randn(batch, heads, n, head_dim, generator=gen).to("cuda") for _ in range(4)
-    )
+    shape, kv_shape = (batch, heads, n, head_dim), (batch, kv_heads or heads, n, head_dim)
+    q, grad = (torch.randn(shape, generator=gen).to("cuda") for _ in "qg")
+    k, v = (torch.randn(kv_shape, generator=gen).to("cuda") for _ in "kv")
     leaves = [t.requires_grad_() for t in (q, k, v)]
     out = fastmax.fastmax_attention(*leaves, causal=causal, backend="cuda")
     return lambda: torch.autograd.grad(out, leaves, grad, retain_graph=True)
 
 
 @hopper
-def test_dq_taken_only_where_it_applies(tf32, monkeypatch):
-    """The float32 DQ pass runs on the wgmma kernel, with three products at either precision,
-    where head_dim is 64 and the pass causal and unsplit."""
+def test_backward_taken_only_where_it_applies(tf32, monkeypatch):
+    """The float32 DQ, DK and DV passes run on the wgmma kernel, with three products at either
+    precision, where head_dim is 64 and the passes causal and unsplit; DK and DV with one query
+    head per key/value head only."""
     for precision in ("high", "highest"):
         torch.set_float32_matmul_precision(precision)
-        assert _launches(_backward(2, 3, 200)) == 1
+        assert _launches(_backward(2, 3, 200)) == 3
+        assert _launches(_backward(2, 6, 200, kv_heads=2)) == 1  # DQ alone
         assert _launches(_backward(2, 3, 200, head_dim=128)) == 0
         assert _launches(_backward(2, 3, 200, causal=False)) == 0
     split = _backward(1, 2, 4096)  # 4 blocks for the GPU: the sequence is split
     assert _launches(split) == 0
     monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
-    assert _launches(split) == 1
+    assert _launches(split) == 3
 
 
 @hopper
@@ -241,12 +245,14 @@ def test_inference_elsewhere_is_the_forward():
 @pytest.mark.parametrize("heads", [(3, 3), (6, 2)])
 @pytest.mark.parametrize("normalize", ["token", "seq_max"])
 def test_three_products_match_reference(n, heads, normalize):
-    """At the default precision, head_dim 64: the wgmma forward and DQ pass with three products
-    per step keep float32's tolerance of the float64 formula, gradients included."""
+    """At the default precision, head_dim 64: the wgmma forward and backward passes (DK and DV
+    with one query head per key/value head) with three products per step keep float32's
+    tolerance of the float64 formula, gradients included."""
     assert torch.get_float32_matmul_precision() == "highest"
     case = Case("cuda", "float32", True, 64, n, *heads, normalize=normalize, a0=1.0, a1=0.7)
     result, launches = _profiled(lambda: run_case(case, "cuda"), KERNEL)
-    assert launches == [2]  # forward and DQ
+    passes = 4 if heads[0] == heads[1] else 2  # forward and the backward's three, or and DQ
+    assert launches == [passes]
     errors = {name: result[name] for name in ("out", "dq", "dk", "dv")}
     assert result["tolerance"] < TF32_TOLERANCE / 10
     assert result["passed"], f"{case}: {errors} over {result['tolerance']}"
@@ -269,6 +275,6 @@ def test_three_products_do_not_drift_over_many_chunks(monkeypatch):
     monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
     case = Case("cuda", "float32", True, 64, 16384, 1, 1, batch=1)
     result, launches = _profiled(lambda: run_case(case, "cuda"), KERNEL)
-    assert launches == [2]  # forward and DQ
+    assert launches == [4]  # forward, DQ, DK and DV
     assert result["passed"], result
     assert result["out"] < 1e-6, result
