@@ -264,6 +264,29 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       kt_off[e][u] = (warp >> 1) * (kChunk * 32) + 64 * t + 32 * u + x;
       st_off[e][u] = (warp >> 1) * (NV * 32) + 64 * t + 32 * u + x;
     }
+  // DQ, DK and DV: chunk ck's factors from global memory, loaded a step ahead so that their
+  // latency hides under the previous step. DQ: go and den of rows 16 warp + g and + 8 (0 and
+  // 1 past n); DK and DV: den, go and q's row scale (Params::nq_rnorm, else 1) of key tid / 2,
+  // token n - 1 - (ck kChunk + tid / 2) of the forward (1, 0 and 1 past n).
+  float fac[4] = {}, fac_next[4] = {};
+  const auto load_factors = [&](float (&f)[4], int ck) {
+    if constexpr (KIND == kDq) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int row = ck * kChunk + 16 * warp + g + 8 * e;
+        const int64_t at = int64_t(bh) * n + row;
+        f[e] = row < n ? p.go[at] : 0.f;
+        f[2 + e] = row < n ? p.den[at] : 1.f;
+      }
+    } else if constexpr (kKeyTerms) {
+      const int row = ck * kChunk + (tid >> 1);
+      const int64_t at = int64_t(bh) * n + (n - 1 - row);
+      f[0] = row < n ? p.den[at] : 1.f;
+      f[1] = KIND == kDk && row < n ? p.go[at] : 0.f;
+      f[2] = KIND == kDk && p.nq_rnorm && row < n ? p.nq_rnorm[at] : 1.f;
+    }
+  };
+  if constexpr (KIND != kFwd) load_factors(fac, 0);
   float s[MT][NT][4];  // this chunk's K^T V, dims 64 mt + ..., NV columns
   load(0, 0);
   cp_async_commit();
@@ -281,6 +304,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     cp_async_commit();
     const bool next = ck + 1 < n_chunks;  // v of the next chunk goes to stage st ^ 1
     if (kVBatches == 1 && next) load_v(ck + 1, 0);
+    if (KIND != kFwd && next) load_factors(fac_next, ck + 1);
     cp_async_wait<1>();
     fence_proxy_async();
     __syncthreads();
@@ -294,8 +318,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       if constexpr (KIND == kDq) {  // -a1 go of rows 16 warp + g and + 8
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int row = ck * kChunk + 16 * warp + g + 8 * e;
-          a0r[e] = row < n ? -a1 * p.go[int64_t(bh) * n + row] : 0.f;
+          a0r[e] = -a1 * fac[e];
         }
       }
       if constexpr (kNorm) {  // rows 16 warp + g and + 8: lanes 2 g and 2 g + 16 hold them
@@ -363,17 +386,15 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     wgmma_commit();
     if constexpr (kKeyTerms) {  // while those run: the scales and terms of the chunk's keys
       // DV: r / den and a0 / den, r q's row scale from its tile (kNormK) or 1; DK: r / den and
-      // -a1 go r / den, r q's row scale (Params::nq_rnorm) or 1. Two threads a key.
+      // -a1 go r / den, r q's row scale (fac) or 1. Two threads a key.
       const float ss = kNormK && KIND == kDv ? row_squares<D>(sk, tid >> 1, tid & 1) : 0.f;
-      const int key = tid >> 1, row = ck * kChunk + key;
+      const int key = tid >> 1;
       if ((tid & 1) == 0) {
-        const int64_t at = int64_t(bh) * n + (n - 1 - row);
-        float r = 1.f;
+        float r = fac[2];
         if constexpr (KIND == kDv && kNormK) r = rcp_fast(clamped_norm(ss, p.b_eps));
-        if constexpr (KIND == kDk) r = p.nq_rnorm && row < n ? p.nq_rnorm[at] : 1.f;
-        const float inv = row < n ? rcp_fast(p.den[at]) : 0.f;
+        const float inv = ck * kChunk + key < n ? rcp_fast(fac[0]) : 0.f;
         s_rk[key] = r * inv;
-        s_tk[key] = KIND == kDv ? a0 * inv : row < n ? -a1 * p.go[at] * r * inv : 0.f;
+        s_tk[key] = KIND == kDv ? a0 * inv : -a1 * fac[1] * r * inv;
       }
       __syncthreads();  // published block-wide
     } else if constexpr (kNormK) {  // while those run: k's row scales, two threads a row
@@ -444,7 +465,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         den = __shfl_sync(0xffffffffu, o[NT - 1][2 * half] + a0h * s_sigma[QT], lane & ~3);
       }
       if (row >= n) continue;
-      if constexpr (KIND == kDq) den = p.den[int64_t(bh) * n + row];
+      if constexpr (KIND == kDq) den = fac[2 + half];
       const float inv = KIND == kDv || KIND == kDk ? 1.f : 1.f / den;
       float* y = out + int64_t(row) * p.o_sn + q0;
 #pragma unroll
@@ -503,6 +524,8 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       if (tid == 0) s_sigma[QT] += float(kChunk);  // the ones row: the token count
     }
     if (next) store_v(st ^ 1, kVBatches - 1);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) fac[i] = fac_next[i];
     fence_proxy_async();
     __syncthreads();  // before the next step's copies overwrite this stage
   }
