@@ -1,0 +1,4 @@
+# Session 39's fifth call (one GPU, the H200 of calls 3 and 4, still warm), run as one command
+# line: the working tree of call 4 (9f19c56's files). The op's GPU tests and the correctness
+# matrix (fastmax check).
+R=/tmp/r5; rm -rf $R; mkdir -p $R; S=$(date +%s); (nvidia-smi -L; git log -1 --format=%H; git status --short) > $R/gpu.txt; export FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=16; python3 setup.py build_ext --inplace > $R/build.log 2>&1 || exit 1; echo "built $(( $(date +%s) - S )) s"; PYTHONPATH=$PWD timeout 150 python3 -m pytest -q tests/test_ops.py tests/test_seq_max_cuda.py -p no:cacheprovider > $R/tests.txt 2>&1; echo "tests rc $?"; tail -n 1 $R/tests.txt; grep -E "^FAILED" $R/tests.txt | head; PYTHONPATH=$PWD timeout 130 python3 -m fastmax.cli check --out $R/kernels > $R/check.log 2>&1; echo "check rc $?"; tail -c 250 $R/check.log; rm $R/build.log; tar czf $OUT/r.tgz -C /tmp r5; echo "end $(( $(date +%s) - S )) s"

@@ -1,0 +1,4 @@
+# Session 39's sixth call (one GPU, the same warm H200), run as one command line: the working
+# tree of call 4 (9f19c56's files), float32 head_dim 64 causal beside fla at every N, at the
+# default precision and with TF32 allowed (fla's Triton kernels already tuned by call 3).
+R=/tmp/r6; rm -rf $R; mkdir -p $R; S=$(date +%s); (nvidia-smi; python3 -c "import torch; print(torch.__version__, torch.version.cuda)"; git log -1 --format=%H; git status --short) > $R/gpu.txt 2>&1; export FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=16; python3 setup.py build_ext --inplace > /dev/null 2>&1 || exit 1; PYTHONPATH=/tmp/site:$PWD timeout 190 python3 -m fastmax.cli bench --config workflow/config/bench/kernel-targets.yaml --set D=64 "dtypes=[float32]" "causal=[true]" "methods=[fastmax_cuda,fastmax_cuda_tf32,chunk_linear_attn]" --out $R/f32-d64 --max-minutes 3 > $R/f32-d64.log 2>&1; echo "bench rc $? $(( $(date +%s) - S )) s"; tar czf $OUT/r.tgz -C /tmp r6
