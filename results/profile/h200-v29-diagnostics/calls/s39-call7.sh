@@ -1,0 +1,3 @@
+# Session 39's seventh call (one GPU, an H100), run as one command line: the TF32 file with the
+# drift test's new bound on the gradients (5e-6), on 9f19c56's kernels.
+R=/tmp/r7; mkdir -p $R; (nvidia-smi; python3 -c "import torch; print(torch.__version__, torch.version.cuda)"; git status --short) > $R/gpu.txt 2>&1; export FASTMAX_BUILD_CUDA=1 FASTMAX_CUDA_ARCHS=9.0a MAX_JOBS=16; python3 setup.py build_ext --inplace > /dev/null 2>&1 || exit 1; PYTHONPATH=$PWD timeout 60 python3 -m pytest -q tests/test_tf32_forward.py -p no:cacheprovider > $R/tests.txt 2>&1; echo "rc $?"; tail -n 1 $R/tests.txt; grep -E "^FAILED|^E  " $R/tests.txt | cut -c1-300 | head; cp -r $R $OUT/
