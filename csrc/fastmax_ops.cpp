@@ -559,7 +559,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gradients(
   const at::Tensor rq_dk = folded ? rq.contiguous() : rq;
   Params wk = pk, wv = pv;
   wk.nq_rnorm = folded ? rq_dk.data_ptr<float>() : nullptr;
-  wv.b_eps = static_cast<float>(eps);
+  wv.b_eps = folded ? static_cast<float>(eps) : 0.f;
   pk.den = pv.den = den_rows.data_ptr<float>();
   pk.beta = pv.beta = beta.data_ptr<float>();
   at::Tensor states_k, states_v;

@@ -3,8 +3,8 @@
 // products then: head dims 64 and 128. Else (head dim 64 only; 128's tiles would not fit in
 // shared memory twice) three products per step, hi hi + lo hi + hi lo with lo = x - hi, which
 // keep float32 accuracy as the mma.sync passes' three do. sm_90a builds; run_pass takes it for
-// an unsplit causal forward where launch_tf32_fwd_available says the kernel was built, and for
-// DQ, DK and DV at head dim 64 (KIND below).
+// an unsplit causal forward where launch_tf32_fwd_available says the kernel was built and for
+// DQ at head dim 64, launch_tf32_reversed (fastmax_ops.cpp) for DK and DV (KIND below).
 //
 // One warpgroup per (batch, head, output tile of QT columns: 64 at head dim 128, 32 at 64, so
 // two tiles per head either way), 64-token chunks, two stages of cp.async. Per chunk:
@@ -146,12 +146,12 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   extern __shared__ __align__(1024) unsigned char raw[];
   float* smem = reinterpret_cast<float*>(raw);
   // a1 S^T of the chunks before the current one (and its low part, kState floats after, with
-  // three products); sigma, the sum of v's rows (and the token count) before it; with kNormK
-  // the scales of the current chunk's rows of k.
+  // three products); sigma, the sum of v's rows (and the token count) before it; with
+  // kKeyScales the scales of the current chunk's rows of k (kNormK) or keys (DK, DV).
   float* s_state = smem + 2 * kStage;
   float* s_sigma = s_state + PARTS * kState;
   float* s_rk = s_sigma + NV;
-  float* s_tk = s_rk + kChunk;  // DK: its terms per key
+  float* s_tk = s_rk + kChunk;  // DK and DV: their terms per key
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.x / (D / QT), q0 = (blockIdx.x % (D / QT)) * QT;
   const int b = bh / p.heads_a, h = bh % p.heads_a, hkv = h / p.group, n = p.n;
