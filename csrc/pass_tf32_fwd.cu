@@ -7,7 +7,8 @@
 // DQ at head dim 64, launch_tf32_reversed (fastmax_ops.cpp) for DK and DV (KIND below).
 //
 // One warpgroup per (batch, head, output tile of QT columns: 64 at head dim 128, 32 at 64, so
-// two tiles per head either way), 64-token chunks, two stages of cp.async. Per chunk:
+// two tiles per head either way), 64-token chunks, two stages of cp.async (DK and DV one, with
+// two blocks per SM: pass_kernel). Per chunk:
 //   W   = a0 + a1 Q K^T (causal mask)  Q and K K-major in shared memory, 128-byte swizzle
 //   out = Q S + a0 sigma + W V         S^T published K-major, a1 folded in
 //   S  += K^T V                        K^T from registers, loaded from K's tile; the product
@@ -64,8 +65,10 @@ namespace fastmax {
 namespace {
 
 // The tiles of head dim D (64 or 128), in floats; PARTS 1 (one product) or 2 (three products:
-// each stage's tiles and S^T again for the low parts, LO floats after the high ones).
-template <int D, int PARTS>
+// each stage's tiles and S^T again for the low parts, LO floats after the high ones); STAGES 2
+// (the next chunk's tiles copied while this one's products run) or 1 (DK and DV: two blocks per
+// SM).
+template <int D, int PARTS, int STAGES>
 struct Tf32Shape {
   static constexpr int QT = D / kTf32TilesPerHead;  // output columns per block
   static constexpr int NV = QT + 8;              // V^T's rows: QT columns, ones, 7 zeros
@@ -74,7 +77,7 @@ struct Tf32Shape {
   static constexpr int LO = 2 * TILE_QK + TILE_V;
   static constexpr int STAGE = PARTS * LO;
   static constexpr int STATE = NV * D;           // S^T: NV rows x D columns
-  static constexpr size_t SMEM = (2 * STAGE + PARTS * STATE + NV + 2 * kChunk) * sizeof(float);
+  static constexpr size_t SMEM = (STAGES * STAGE + PARTS * STATE + NV + 2 * kChunk) * sizeof(float);
   static_assert(LO * sizeof(float) % 1024 == 0, "tiles keep the swizzle's 1024-byte atoms");
   static_assert(SMEM <= 227 * 1024, "the tiles fit in an SM's shared memory");
 };
@@ -131,10 +134,11 @@ __device__ __forceinline__ float row_squares(const float* tile, int r, int h) {
 }
 #endif
 
-template <int D, bool kNorm, bool kNormK, int PARTS, Kind KIND = kFwd>
-__global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
+template <int D, bool kNorm, bool kNormK, int PARTS, Kind KIND, int STAGES>
+__global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
-  using S = Tf32Shape<D, PARTS>;
+  static_assert(STAGES == 2 || D == 64, "one stage at head dim 64 only (one batch of v)");
+  using S = Tf32Shape<D, PARTS, STAGES>;
   constexpr bool kThree = PARTS == 2;
   constexpr int QT = S::QT, NV = S::NV, LO = S::LO;
   constexpr int NT = NV / 8, MT = D / 64;  // n-tiles of out and S; m-tiles of S (its dims)
@@ -148,7 +152,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   // a1 S^T of the chunks before the current one (and its low part, kState floats after, with
   // three products); sigma, the sum of v's rows (and the token count) before it; with
   // kKeyScales the scales of the current chunk's rows of k (kNormK) or keys (DK, DV).
-  float* s_state = smem + 2 * kStage;
+  float* s_state = smem + STAGES * kStage;
   float* s_sigma = s_state + PARTS * kState;
   float* s_rk = s_sigma + NV;
   float* s_tk = s_rk + kChunk;  // DK and DV: their terms per key
@@ -164,7 +168,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
   const int n_chunks = (n + kChunk - 1) / kChunk;
 
   for (int i = tid; i < PARTS * kState + NV; i += kThreads) s_state[i] = 0.f;
-  for (int st = 0; st < 2; ++st) {  // V^T's rows QT .. QT + 7: ones, then zeros (low part: 0)
+  for (int st = 0; st < STAGES; ++st) {  // V^T's rows QT .. QT + 7: ones, then zeros (low part: 0)
     float* vt = smem + st * kStage + 2 * kTileQk;
     for (int i = tid; i < 8 * kChunk; i += kThreads) {
       vt[sw32(NV, QT + i / kChunk, i % kChunk)] = i < kChunk ? 1.f : 0.f;
@@ -299,10 +303,10 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
     split_own(0);
   }
   for (int ck = 0; ck < n_chunks; ++ck) {
-    const int st = ck & 1;
-    if (ck + 1 < n_chunks) load(st ^ 1, ck + 1);
+    const int st = STAGES == 1 ? 0 : ck & 1;
+    if (STAGES == 2 && ck + 1 < n_chunks) load(st ^ 1, ck + 1);
     cp_async_commit();
-    const bool next = ck + 1 < n_chunks;  // v of the next chunk goes to stage st ^ 1
+    const bool next = ck + 1 < n_chunks;  // v of the next chunk goes to stage st ^ 1 (or 0)
     if (kVBatches == 1 && next) load_v(ck + 1, 0);
     if (KIND != kFwd && next) load_factors(fac_next, ck + 1);
     cp_async_wait<1>();
@@ -439,7 +443,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       }
     }
     wgmma_commit();
-    if (kThree && next) {  // while W V runs: the next stage's low parts
+    if (kThree && STAGES == 2 && next) {  // while W V runs: the next stage's low parts
       cp_async_wait<0>();
       split_own(st ^ 1);
     }
@@ -480,7 +484,7 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
         if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
       }
     }
-    if (kVBatches == 2 && next) {
+    if (kVBatches == 2 && next) {  // head dim 128: two stages
       store_v(st ^ 1, 0);
       load_v(ck + 1, 1);
     }
@@ -523,11 +527,18 @@ __global__ void __launch_bounds__(kThreads, 1) tf32_fwd_kernel(const Params p) {
       if (tid % TR == 0) s_sigma[row] += sum;
       if (tid == 0) s_sigma[QT] += float(kChunk);  // the ones row: the token count
     }
-    if (next) store_v(st ^ 1, kVBatches - 1);
+    if (STAGES == 2 && next) store_v(st ^ 1, kVBatches - 1);
 #pragma unroll
     for (int i = 0; i < 4; ++i) fac[i] = fac_next[i];
     fence_proxy_async();
     __syncthreads();  // before the next step's copies overwrite this stage
+    if (STAGES == 1 && next) {  // one stage: the next chunk's tiles once this one's are read
+      load(0, ck + 1);
+      cp_async_commit();
+      store_v(0, 0);
+      cp_async_wait<0>();
+      if constexpr (kThree) split_own(0);
+    }
   }
 #endif
 }
@@ -545,7 +556,8 @@ bool built_for_device() {
   }
   cudaFuncAttributes attr{};
   bool built = false;
-  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<128, false, false, 1>) == cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, tf32_fwd_kernel<128, false, false, 1, kFwd, 2>) ==
+      cudaSuccess) {
     built = attr.maxThreadsPerBlock >= kThreads;
   } else {
     (void)cudaGetLastError();  // no image of the kernel for this device: clear the error
@@ -570,27 +582,30 @@ int tf32_parts(const Params& p) {
 
 // The kernel of a pass: the forward's with a's and b's rows normalised in it or not (a_eps,
 // b_eps); DV's with q's row scales taken from its tiles or not (b_eps); DK's with its key
-// scales; DQ's.
+// scales; DQ's. DK and DV take one stage: they run side by side on two streams, and with two
+// blocks per SM each of their blocks has an SM's partner to hide its waits, where two stages
+// left one block per SM and the two passes in two waves (PERF.md v30).
 template <int D, int PARTS, Kind KIND>
 auto pass_kernel(const Params& p) {
   if constexpr (KIND == kFwd) {
-    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS>
-           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS>
-                           : tf32_fwd_kernel<D, false, false, PARTS>;
+    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS, kFwd, 2>
+           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS, kFwd, 2>
+                           : tf32_fwd_kernel<D, false, false, PARTS, kFwd, 2>;
   } else if constexpr (KIND == kDv) {
-    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv>
-                         : tf32_fwd_kernel<D, false, false, PARTS, kDv>;
+    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv, 1>
+                         : tf32_fwd_kernel<D, false, false, PARTS, kDv, 1>;
   } else if constexpr (KIND == kDk) {
-    return tf32_fwd_kernel<D, false, true, PARTS, kDk>;
+    return tf32_fwd_kernel<D, false, true, PARTS, kDk, 1>;
   } else {
-    return tf32_fwd_kernel<D, false, false, PARTS, kDq>;
+    return tf32_fwd_kernel<D, false, false, PARTS, kDq, 2>;
   }
 }
 
 template <int D, int PARTS, Kind KIND = kFwd>
 cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
   const auto kernel = pass_kernel<D, PARTS, KIND>(p);
-  const size_t smem = Tf32Shape<D, PARTS>::SMEM;
+  constexpr int kStages = KIND == kDk || KIND == kDv ? 1 : 2;
+  const size_t smem = Tf32Shape<D, PARTS, kStages>::SMEM;
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
   if (err != cudaSuccess) return err;
