@@ -141,8 +141,9 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
   // kStates: the state of the block's segment only (no q, no output); kApply: the segment's
   // pass from the combined state of the earlier ones.
   constexpr bool kStateOnly = PHASE == kStates;
-  static_assert(PHASE == kWhole || (STAGES == 1 && KIND != kDk && KIND != kDv),
-                "the split runs the forward and DQ with one stage");
+  static_assert(PHASE == kWhole ||
+                    (KIND != kDk && KIND != kDv && (PHASE == kStates || STAGES == 1)),
+                "the split runs the forward and DQ, their segments with one stage");
   using S = Tf32Shape<D, PARTS, STAGES>;
   constexpr bool kThree = PARTS == 2;
   constexpr int QT = S::QT, NV = S::NV, LO = S::LO;
@@ -616,10 +617,11 @@ int tf32_parts(const Params& p) {
 
 // Stages of a pass's tiles: 1 for DK and DV, which run side by side on two streams (two blocks
 // per SM give each block a partner on its SM to hide its waits, where with two stages each SM
-// held one and the two passes ran in two waves, PERF.md v30), and for the split's phases (two
-// blocks per SM as well); else 2.
+// held one and the two passes ran in two waves, PERF.md v30), and for the split's segments (two
+// blocks per SM as well); else 2 (the split's state pass, one block per SM: with one stage its
+// loads' latency was exposed, 1 ms of the forward at the paper's shape, v30).
 template <Kind KIND, int PHASE>
-constexpr int kStagesOf = KIND == kDk || KIND == kDv || PHASE != kWhole ? 1 : 2;
+constexpr int kStagesOf = KIND == kDk || KIND == kDv || PHASE == kApply ? 1 : 2;
 
 // The kernel of a pass: the forward's with a's and b's rows normalised in it or not (a_eps,
 // b_eps); DV's with q's row scales taken from its tiles or not (b_eps); DK's with its key
