@@ -142,16 +142,15 @@ cudaError_t launch_pass_f32(Kind kind, bool causal, const Params& p, cudaStream_
 // The causal float32 forward on wgmma's TF32 products (pass_tf32_fwd.cu), built for sm_90a
 // only: available where the running device has the kernel's sm_90a code, for head dims 64 and
 // 128 with TF32 allowed (one product per step) and for head dim 64 otherwise (three, float32
-// accuracy). The op takes it where tf32_fwd_unsplit says so (split.cu); with three products it
-// splits its sequence itself where plan_tf32_split says so and Params::seg_chunks is set. Blocks:
-// batch x heads x tiles (x segments).
+// accuracy). It does not split its sequence: the op takes it where
+// tf32_fwd_unsplit says a split is not wanted (split.cu). Blocks: batch x heads x tiles.
 constexpr int kTf32TilesPerHead = 2;
 bool launch_tf32_fwd_available(const Params& p);
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream);
 // The causal DQ pass on the same kernel (pass_tf32_fwd.cu), head dim 64, three products (float32
 // accuracy whatever allow_tf32 says), a_eps and b_eps 0: DQ's roles (a = dO, b = v, c = k) in
 // the forward's, with -a1 go in place of each row's a0 and the forward's den (Params::den) in
-// place of its own. Taken, and split, like the forward.
+// place of its own. Taken, like the forward, where tf32_fwd_unsplit says so.
 bool launch_tf32_dq_available(const Params& p);
 cudaError_t launch_tf32_dq(const Params& p, cudaStream_t stream);
 // The causal DV pass on it too, head dim 64, three products, one query head per key/value head:
@@ -163,19 +162,9 @@ cudaError_t launch_tf32_dv(const Params& p, cudaStream_t stream);
 // And DK, reversed in the same way, where DV's is available: a = v, b = dO, c = q, Params::den
 // and go the forward's, nq_rnorm q's row scales when q is raw (token normalisation) or null.
 cudaError_t launch_tf32_dk(const Params& p, cudaStream_t stream);
-// Whether the TF32 forward (or DQ) runs on its kernel by the rule of the causal passes: its
-// blocks fill more than half the SMs, or the sequence is too short to split, or allow is false
-// (where they fill half or less, the mma.sync passes run, split).
+// Whether the TF32 forward (or DQ) runs unsplit by the rule of the causal passes: its blocks fill
+// more than half the SMs, or the sequence is too short to split, or allow is false.
 bool tf32_fwd_unsplit(const Params& p, bool allow);
-// Segments for that kernel's own split (1: none), for blocks of `smem` bytes of shared memory
-// with one stage of tiles: where its blocks fill more than half the SMs and at most all of them,
-// enough for two blocks per SM, each segment at least 32 chunks, if two such blocks fit an SM.
-int tf32_split_segments(const Params& p, bool allow, size_t smem);
-// The split of the forward or DQ on the TF32 kernel (three products at head dim 64, one stage:
-// a pass of each segment's state, launch_combine_states, then the segments from their combined
-// states): Params::seg_chunks and the float32 elements of Params::states the caller allocates
-// zeroed (segments 1: unsplit, state_floats 0).
-SplitPlan plan_tf32_split(Kind kind, const Params& p, bool allow);
 
 // go[b, h, i] = <grad_out[b, h, i], out[b, h, i]> in float32; grad_out and out (B, H, N, dim)
 // have the given element strides over batch, head and token.

@@ -155,12 +155,6 @@ at::Tensor run_pass(Kind kind, bool causal, Params p, const at::Tensor& like, at
   at::Tensor states;
   cudaError_t err;
   if (st == at::kFloat && tf32_taken(kind, causal, p)) {
-    const SplitPlan plan = plan_tf32_split(kind, p, split_allowed());
-    if (plan.segments > 1) {  // zeroed: the combination reads the last segment's, never written
-      states = at::zeros({plan.state_floats}, like.options().dtype(at::kFloat));
-      p.states = states.data_ptr<float>();
-      p.seg_chunks = plan.seg_chunks;
-    }
     err = kind == kFwd ? launch_tf32_fwd(p, stream) : launch_tf32_dq(p, stream);
   } else {
     TORCH_CHECK(p.b_eps == 0.f, "fastmax CUDA op: k's rows are normalised in the pass by the "

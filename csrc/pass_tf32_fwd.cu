@@ -134,16 +134,10 @@ __device__ __forceinline__ float row_squares(const float* tile, int r, int h) {
 }
 #endif
 
-template <int D, bool kNorm, bool kNormK, int PARTS, Kind KIND, int STAGES, int PHASE = kWhole>
+template <int D, bool kNorm, bool kNormK, int PARTS, Kind KIND, int STAGES>
 __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Params p) {
 #if FASTMAX_WGMMA
   static_assert(STAGES == 2 || D == 64, "one stage at head dim 64 only (one batch of v)");
-  // kStates: the state of the block's segment only (no q, no output); kApply: the segment's
-  // pass from the combined state of the earlier ones.
-  constexpr bool kStateOnly = PHASE == kStates;
-  static_assert(PHASE == kWhole ||
-                    (KIND != kDk && KIND != kDv && (PHASE == kStates || STAGES == 1)),
-                "the split runs the forward and DQ, their segments with one stage");
   using S = Tf32Shape<D, PARTS, STAGES>;
   constexpr bool kThree = PARTS == 2;
   constexpr int QT = S::QT, NV = S::NV, LO = S::LO;
@@ -163,11 +157,7 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
   float* s_rk = s_sigma + NV;
   float* s_tk = s_rk + kChunk;  // DK and DV: their terms per key
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-  // Split: block (segment seg, bx), bx as an unsplit block's index.
-  const unsigned base_blocks = unsigned(p.batch * p.heads_a * (D / QT));
-  const int seg = PHASE == kWhole ? 0 : int(blockIdx.x / base_blocks);
-  const unsigned bx = PHASE == kWhole ? blockIdx.x : blockIdx.x % base_blocks;
-  const int bh = bx / (D / QT), q0 = (bx % (D / QT)) * QT;
+  const int bh = blockIdx.x / (D / QT), q0 = (blockIdx.x % (D / QT)) * QT;
   const int b = bh / p.heads_a, h = bh % p.heads_a, hkv = h / p.group, n = p.n;
   const float a0 = p.a0, a1 = p.a1_heads ? p.a1_heads[b * p.heads_bc + hkv] : p.a1;
   const float* q = static_cast<const float*>(p.a) + b * p.a_sb + h * p.a_sh;
@@ -176,24 +166,8 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
   float* out = static_cast<float*>(p.out) + b * p.o_sb + h * p.o_sh;
   float* den_out = KIND == kFwd ? p.den_out + int64_t(bh) * n : nullptr;
   const int n_chunks = (n + kChunk - 1) / kChunk;
-  const int c0 = PHASE == kWhole ? 0 : seg * p.seg_chunks;  // the block's chunks: c0 .. c1 - 1
-  const int c1 = PHASE == kWhole ? n_chunks : min(n_chunks, c0 + p.seg_chunks);
-  // The segment's state in Params::states (S^T's high part, then sigma), block-major as
-  // launch_combine_states takes them.
-  const int segments = PHASE == kWhole ? 1 : (n_chunks + p.seg_chunks - 1) / p.seg_chunks;
-  float* seg_state =
-      PHASE == kWhole ? nullptr : p.states + (int64_t(bx) * segments + seg) * (kState + NV);
 
-  if (PHASE == kApply && seg > 0) {  // the sum of the earlier segments' states
-    for (int i = tid; i < kState; i += kThreads) {
-      const float x = seg_state[i];
-      s_state[i] = x;
-      if constexpr (kThree) s_state[kState + i] = tf32_low(x);
-    }
-    for (int i = tid; i < NV; i += kThreads) s_sigma[i] = seg_state[kState + i];
-  } else {
-    for (int i = tid; i < PARTS * kState + NV; i += kThreads) s_state[i] = 0.f;
-  }
+  for (int i = tid; i < PARTS * kState + NV; i += kThreads) s_state[i] = 0.f;
   for (int st = 0; st < STAGES; ++st) {  // V^T's rows QT .. QT + 7: ones, then zeros (low part: 0)
     float* vt = smem + st * kStage + 2 * kTileQk;
     for (int i = tid; i < 8 * kChunk; i += kThreads) {
@@ -223,8 +197,7 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
         const int row = row0 + 8 * a + RS * c;
         const bool valid = row < n;
         const int64_t at = valid ? row : 0;
-        if constexpr (!kStateOnly)
-          cp_async16(sq + qk_dst[c] + 256 * a, q + at * p.a_sn + qk_col, valid);
+        cp_async16(sq + qk_dst[c] + 256 * a, q + at * p.a_sn + qk_col, valid);
         cp_async16(sk + qk_dst[c] + 256 * a, k + at * p.b_sn + qk_col, valid);
       }
   };
@@ -317,25 +290,25 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
       f[2] = KIND == kDk && p.nq_rnorm && row < n ? p.nq_rnorm[at] : 1.f;
     }
   };
-  if constexpr (KIND != kFwd && !kStateOnly) load_factors(fac, c0);
+  if constexpr (KIND != kFwd) load_factors(fac, 0);
   float s[MT][NT][4];  // this chunk's K^T V, dims 64 mt + ..., NV columns
-  load(0, c0);
+  load(0, 0);
   cp_async_commit();
   for (int half = 0; half < kVBatches; ++half) {
-    load_v(c0, half);
+    load_v(0, half);
     store_v(0, half);
   }
   if constexpr (kThree) {
     cp_async_wait<0>();
-    if constexpr (!kStateOnly) split_own(0);  // the state's product splits in registers
+    split_own(0);
   }
-  for (int ck = c0; ck < c1; ++ck) {
-    const int st = STAGES == 1 ? 0 : (ck - c0) & 1;
-    if (STAGES == 2 && ck + 1 < c1) load(st ^ 1, ck + 1);
+  for (int ck = 0; ck < n_chunks; ++ck) {
+    const int st = STAGES == 1 ? 0 : ck & 1;
+    if (STAGES == 2 && ck + 1 < n_chunks) load(st ^ 1, ck + 1);
     cp_async_commit();
-    const bool next = ck + 1 < c1;  // v of the next chunk goes to stage st ^ 1 (or 0)
+    const bool next = ck + 1 < n_chunks;  // v of the next chunk goes to stage st ^ 1 (or 0)
     if (kVBatches == 1 && next) load_v(ck + 1, 0);
-    if (KIND != kFwd && !kStateOnly && next) load_factors(fac_next, ck + 1);
+    if (KIND != kFwd && next) load_factors(fac_next, ck + 1);
     cp_async_wait<1>();
     fence_proxy_async();
     __syncthreads();
@@ -393,30 +366,28 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
     const float* sq_lo = sq + LO;
     const float* sk_lo = sk + LO;
     wgmma_fence();
-    if constexpr (!kStateOnly) {
 #pragma unroll
-      for (int kk = 0; kk < D; kk += 8)
-        wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk, kChunk, kk), kk > 0);
-      if constexpr (kThree) {
+    for (int kk = 0; kk < D; kk += 8)
+      wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk, kChunk, kk), kk > 0);
+    if constexpr (kThree) {
 #pragma unroll
-        for (int kk = 0; kk < D; kk += 8) {
-          wgmma_ss_tf32(w, desc32(sq_lo, kChunk, kk), desc32(sk, kChunk, kk), 1);
-          wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk_lo, kChunk, kk), 1);
-        }
+      for (int kk = 0; kk < D; kk += 8) {
+        wgmma_ss_tf32(w, desc32(sq_lo, kChunk, kk), desc32(sk, kChunk, kk), 1);
+        wgmma_ss_tf32(w, desc32(sq, kChunk, kk), desc32(sk_lo, kChunk, kk), 1);
       }
-      wgmma_commit();
-#pragma unroll
-      for (int kk = 0; kk < D; kk += 8)
-        wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
-      if constexpr (kThree) {
-#pragma unroll
-        for (int kk = 0; kk < D; kk += 8) {
-          wgmma_ss_tf32(o, desc32(sq_lo, kChunk, kk), desc32(s_state, NV, kk), 1);
-          wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state + kState, NV, kk), 1);
-        }
-      }
-      wgmma_commit();
     }
+    wgmma_commit();
+#pragma unroll
+    for (int kk = 0; kk < D; kk += 8)
+      wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state, NV, kk), kk > 0);
+    if constexpr (kThree) {
+#pragma unroll
+      for (int kk = 0; kk < D; kk += 8) {
+        wgmma_ss_tf32(o, desc32(sq_lo, kChunk, kk), desc32(s_state, NV, kk), 1);
+        wgmma_ss_tf32(o, desc32(sq, kChunk, kk), desc32(s_state + kState, NV, kk), 1);
+      }
+    }
+    wgmma_commit();
     if constexpr (kKeyTerms) {  // while those run: the scales and terms of the chunk's keys
       // DV: r / den and a0 / den, r q's row scale from its tile (kNormK) or 1; DK: r / den and
       // -a1 go r / den, r q's row scale (fac) or 1. Two threads a key.
@@ -437,87 +408,85 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
     }
     state_update(s[0], 0);
     wgmma_commit();
-    if constexpr (!kStateOnly) {  // W, W V and the output
-      float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
-      a0_rows(a0r, rq);
-      wgmma_wait<2>();  // W's products done (Q S's and the state's may run on)
-      wgmma_fence_operand(w);
-      // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row); with
-      // kNormK, <q, k> times the key's scale; DK adds its key's term t in place of a0.
+    float a0r[2], rq[2];  // a0 (a0 m with kNorm) and 1 / m of rows 16 warp + g and + 8
+    a0_rows(a0r, rq);
+    wgmma_wait<2>();  // W's products done (Q S's and the state's may run on)
+    wgmma_fence_operand(w);
+    // W's weights a0 + a1 <q, k> within the causal triangle (key column <= query row); with
+    // kNormK, <q, k> times the key's scale; DK adds its key's term t in place of a0.
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const float2 rk = kKeyScales ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
-                                     : make_float2(1.f, 1.f);
-        const float2 tk = kKeyTerms ? *reinterpret_cast<const float2*>(s_tk + 8 * j + 2 * t)
-                                    : make_float2(0.f, 0.f);
+    for (int j = 0; j < 8; ++j) {
+      const float2 rk = kKeyScales ? *reinterpret_cast<const float2*>(s_rk + 8 * j + 2 * t)
+                                   : make_float2(1.f, 1.f);
+      const float2 tk = kKeyTerms ? *reinterpret_cast<const float2*>(s_tk + 8 * j + 2 * t)
+                                  : make_float2(0.f, 0.f);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = 16 * warp + g + 8 * (e >> 1), c = 8 * j + 2 * t + (e & 1);
-          const float base = kKeyTerms ? ((e & 1) ? tk.y : tk.x) : a0r[e >> 1];
-          w[j][e] = c <= r ? base + a1 * ((e & 1) ? rk.y : rk.x) * w[j][e] : 0.f;
-        }
+      for (int e = 0; e < 4; ++e) {
+        const int r = 16 * warp + g + 8 * (e >> 1), c = 8 * j + 2 * t + (e & 1);
+        const float base = kKeyTerms ? ((e & 1) ? tk.y : tk.x) : a0r[e >> 1];
+        w[j][e] = c <= r ? base + a1 * ((e & 1) ? rk.y : rk.x) * w[j][e] : 0.f;
       }
-      wgmma_fence();
+    }
+    wgmma_fence();
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        if constexpr (kThree) {
-          uint32_t hi[4], lo[4];
-          split_tf32({w[j][0], w[j][2], w[j][1], w[j][3]}, hi, lo);
-          wgmma_rs_tf32(o, hi, desc32(vt, NV, 8 * j), 1);
-          wgmma_rs_tf32(o, lo, desc32(vt, NV, 8 * j), 1);
-          wgmma_rs_tf32(o, hi, desc32(vt + LO, NV, 8 * j), 1);
-        } else {
-          const uint32_t a[4] = {to_tf32(w[j][0]), to_tf32(w[j][2]), to_tf32(w[j][1]),
-                                 to_tf32(w[j][3])};
-          wgmma_rs_tf32(o, a, desc32(vt, NV, 8 * j), 1);
-        }
-      }
-      wgmma_commit();
-      if (kThree && STAGES == 2 && next) {  // while W V runs: the next stage's low parts
-        cp_async_wait<0>();
-        split_own(st ^ 1);
-      }
-      if constexpr (MT == 2) {
-        wgmma_wait<1>();
-        state_update(s[1], 1);
-        wgmma_commit();
-        wgmma_wait<1>();
+    for (int j = 0; j < 8; ++j) {
+      if constexpr (kThree) {
+        uint32_t hi[4], lo[4];
+        split_tf32({w[j][0], w[j][2], w[j][1], w[j][3]}, hi, lo);
+        wgmma_rs_tf32(o, hi, desc32(vt, NV, 8 * j), 1);
+        wgmma_rs_tf32(o, lo, desc32(vt, NV, 8 * j), 1);
+        wgmma_rs_tf32(o, hi, desc32(vt + LO, NV, 8 * j), 1);
       } else {
-        wgmma_wait<0>();
+        const uint32_t a[4] = {to_tf32(w[j][0]), to_tf32(w[j][2]), to_tf32(w[j][1]),
+                               to_tf32(w[j][3])};
+        wgmma_rs_tf32(o, a, desc32(vt, NV, 8 * j), 1);
       }
-      wgmma_fence_operand(o);
-      if (kVBatches == 2 && next) load_v(ck + 1, 0);
+    }
+    wgmma_commit();
+    if (kThree && STAGES == 2 && next) {  // while W V runs: the next stage's low parts
+      cp_async_wait<0>();
+      split_own(st ^ 1);
+    }
+    if constexpr (MT == 2) {
+      wgmma_wait<1>();
+      state_update(s[1], 1);
+      wgmma_commit();
+      wgmma_wait<1>();
+    } else {
+      wgmma_wait<0>();
+    }
+    wgmma_fence_operand(o);
+    if (kVBatches == 2 && next) load_v(ck + 1, 0);
 
-      // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT); for DQ
-      // the forward's den (Params::den); for DV none.
+    // out = (o + a0 sigma) / den, den the ones column's (lane t == 0 holds column QT); for DQ
+    // the forward's den (Params::den); for DV none.
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int row = ck * kChunk + 16 * warp + g + 8 * half;
-        const float a0h = a0r[half];
-        float den = 1.f;
-        if constexpr (KIND == kFwd) {
-          den = __shfl_sync(0xffffffffu, o[NT - 1][2 * half] + a0h * s_sigma[QT], lane & ~3);
-        }
-        if (row >= n) continue;
-        if constexpr (KIND == kDq) den = fac[2 + half];
-        const float inv = KIND == kDv || KIND == kDk ? 1.f : 1.f / den;
-        float* y = out + int64_t(row) * p.o_sn + q0;
+    for (int half = 0; half < 2; ++half) {
+      const int row = ck * kChunk + 16 * warp + g + 8 * half;
+      const float a0h = a0r[half];
+      float den = 1.f;
+      if constexpr (KIND == kFwd) {
+        den = __shfl_sync(0xffffffffu, o[NT - 1][2 * half] + a0h * s_sigma[QT], lane & ~3);
+      }
+      if (row >= n) continue;
+      if constexpr (KIND == kDq) den = fac[2 + half];
+      const float inv = KIND == kDv || KIND == kDk ? 1.f : 1.f / den;
+      float* y = out + int64_t(row) * p.o_sn + q0;
 #pragma unroll
-        for (int j = 0; j < NT - 1; ++j) {
-          const int c = 8 * j + 2 * t;
-          *reinterpret_cast<float2*>(y + c) =
-              make_float2((o[j][2 * half] + a0h * s_sigma[c]) * inv,
-                          (o[j][2 * half + 1] + a0h * s_sigma[c + 1]) * inv);
-        }
-        if (KIND == kFwd && q0 == 0 && t == 0) {
-          den_out[row] = kNorm ? den * rq[half] : den;
-          if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
-        }
+      for (int j = 0; j < NT - 1; ++j) {
+        const int c = 8 * j + 2 * t;
+        *reinterpret_cast<float2*>(y + c) =
+            make_float2((o[j][2 * half] + a0h * s_sigma[c]) * inv,
+                        (o[j][2 * half + 1] + a0h * s_sigma[c + 1]) * inv);
       }
-      if (kVBatches == 2 && next) {  // head dim 128: two stages
-        store_v(st ^ 1, 0);
-        load_v(ck + 1, 1);
+      if (KIND == kFwd && q0 == 0 && t == 0) {
+        den_out[row] = kNorm ? den * rq[half] : den;
+        if (kNorm) p.rnorm_out[int64_t(bh) * n + row] = rq[half];
       }
+    }
+    if (kVBatches == 2 && next) {  // head dim 128: two stages
+      store_v(st ^ 1, 0);
+      load_v(ck + 1, 1);
     }
     wgmma_wait<0>();
 #pragma unroll
@@ -537,7 +506,7 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
     __syncthreads();  // sigma read and the products' reads of S^T done, block-wide
     each_state([&](float& x, int at) {
       s_state[at] = x;
-      if constexpr (kThree && !kStateOnly) s_state[kState + at] = tf32_low(x);
+      if constexpr (kThree) s_state[kState + at] = tf32_low(x);
     });
     {  // sigma += this chunk's column sums: V^T's row tid / TR, part tid % TR of its tokens
       constexpr int TR = kThreads / QT, PART = kChunk / TR;
@@ -568,12 +537,8 @@ __global__ void __launch_bounds__(kThreads, 3 - STAGES) tf32_fwd_kernel(const Pa
       cp_async_commit();
       store_v(0, 0);
       cp_async_wait<0>();
-      if constexpr (kThree && !kStateOnly) split_own(0);
+      if constexpr (kThree) split_own(0);
     }
-  }
-  if constexpr (kStateOnly) {  // published by the last step's barrier: the segment's state
-    for (int i = tid; i < kState; i += kThreads) seg_state[i] = s_state[i];
-    for (int i = tid; i < NV; i += kThreads) seg_state[kState + i] = s_sigma[i];
   }
 #endif
 }
@@ -615,85 +580,44 @@ int tf32_parts(const Params& p) {
   return p.dim == 64 ? 2 : 0;
 }
 
-// Stages of a pass's tiles: 1 for DK and DV, which run side by side on two streams (two blocks
-// per SM give each block a partner on its SM to hide its waits, where with two stages each SM
-// held one and the two passes ran in two waves, PERF.md v30), and for the split's segments (two
-// blocks per SM as well); else 2 (the split's state pass, one block per SM: with one stage its
-// loads' latency was exposed, 1 ms of the forward at the paper's shape, v30).
-template <Kind KIND, int PHASE>
-constexpr int kStagesOf = KIND == kDk || KIND == kDv || PHASE == kApply ? 1 : 2;
-
 // The kernel of a pass: the forward's with a's and b's rows normalised in it or not (a_eps,
 // b_eps); DV's with q's row scales taken from its tiles or not (b_eps); DK's with its key
-// scales; DQ's.
-template <int D, int PARTS, Kind KIND, int PHASE = kWhole>
+// scales; DQ's. DK and DV take one stage: they run side by side on two streams, and with two
+// blocks per SM each of their blocks has an SM's partner to hide its waits, where two stages
+// left one block per SM and the two passes in two waves (PERF.md v30).
+template <int D, int PARTS, Kind KIND>
 auto pass_kernel(const Params& p) {
-  constexpr int ST = kStagesOf<KIND, PHASE>;
   if constexpr (KIND == kFwd) {
-    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS, kFwd, ST, PHASE>
-           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS, kFwd, ST, PHASE>
-                           : tf32_fwd_kernel<D, false, false, PARTS, kFwd, ST, PHASE>;
+    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS, kFwd, 2>
+           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS, kFwd, 2>
+                           : tf32_fwd_kernel<D, false, false, PARTS, kFwd, 2>;
   } else if constexpr (KIND == kDv) {
-    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv, ST>
-                         : tf32_fwd_kernel<D, false, false, PARTS, kDv, ST>;
+    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv, 1>
+                         : tf32_fwd_kernel<D, false, false, PARTS, kDv, 1>;
   } else if constexpr (KIND == kDk) {
-    return tf32_fwd_kernel<D, false, true, PARTS, kDk, ST>;
+    return tf32_fwd_kernel<D, false, true, PARTS, kDk, 1>;
   } else {
-    return tf32_fwd_kernel<D, false, false, PARTS, kDq, ST, PHASE>;
+    return tf32_fwd_kernel<D, false, false, PARTS, kDq, 2>;
   }
 }
 
-// One launch of a pass's kernel over `blocks` blocks.
-template <int D, int PARTS, Kind KIND, int PHASE = kWhole>
-cudaError_t launch_kernel(const Params& p, int64_t blocks, cudaStream_t stream) {
-  const auto kernel = pass_kernel<D, PARTS, KIND, PHASE>(p);
-  const size_t smem = Tf32Shape<D, PARTS, kStagesOf<KIND, PHASE>>::SMEM;
+template <int D, int PARTS, Kind KIND = kFwd>
+cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
+  const auto kernel = pass_kernel<D, PARTS, KIND>(p);
+  constexpr int kStages = KIND == kDk || KIND == kDv ? 1 : 2;
+  const size_t smem = Tf32Shape<D, PARTS, kStages>::SMEM;
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
   if (err != cudaSuccess) return err;
+  const int64_t blocks = int64_t(p.batch) * p.heads_a * kTf32TilesPerHead;
   if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
   kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(p);
   return cudaGetLastError();
 }
 
-// The split's shape: three products at head dim 64, one stage.
-using SplitShape = Tf32Shape<64, 2, 1>;
-
-template <int D, int PARTS, Kind KIND = kFwd>
-cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
-  const int64_t blocks = int64_t(p.batch) * p.heads_a * kTf32TilesPerHead;
-  if constexpr (D == 64 && PARTS == 2 && (KIND == kFwd || KIND == kDq)) {
-    if (p.seg_chunks > 0) {  // split (plan_tf32_split): states, their combination, the segments
-      const int chunks = (p.n + kChunk - 1) / kChunk;
-      const int segments = (chunks + p.seg_chunks - 1) / p.seg_chunks;
-      cudaError_t err = launch_kernel<D, PARTS, KIND, kStates>(p, blocks * (segments - 1), stream);
-      if (err == cudaSuccess)
-        err = launch_combine_states(p.states, blocks, segments,
-                                    SplitShape::STATE + SplitShape::NV, kScanFwd, stream);
-      if (err == cudaSuccess)
-        err = launch_kernel<D, PARTS, KIND, kApply>(p, blocks * segments, stream);
-      return err;
-    }
-  }
-  return launch_kernel<D, PARTS, KIND>(p, blocks, stream);
-}
-
 }  // namespace
 
 bool launch_tf32_fwd_available(const Params& p) { return tf32_parts(p) > 0 && built_for_device(); }
-
-SplitPlan plan_tf32_split(Kind kind, const Params& p, bool allow) {
-  const int chunks = (p.n + kChunk - 1) / kChunk;
-  const SplitPlan whole{chunks, 1, 0};
-  const bool three = kind == kFwd ? p.dim == 64 && tf32_parts(p) == 2 : kind == kDq && dq_shape(p);
-  if (!three) return whole;
-  const int segments = tf32_split_segments(p, allow, SplitShape::SMEM);
-  if (segments < 2) return whole;
-  const int seg_chunks = (chunks + segments - 1) / segments;
-  const int used = (chunks + seg_chunks - 1) / seg_chunks;
-  const int64_t blocks = int64_t(p.batch) * p.heads_a * kTf32TilesPerHead;
-  return {seg_chunks, used, blocks * used * (SplitShape::STATE + SplitShape::NV)};
-}
 
 cudaError_t launch_tf32_fwd(const Params& p, cudaStream_t stream) {
   const int parts = tf32_parts(p);

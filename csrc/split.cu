@@ -10,13 +10,12 @@
 // A non-causal forward of 4-warp blocks with more than half the SMs busy (the paper's shape:
 // 128 blocks) is cut so that two blocks per SM run in one wave: 1.09-1.19x forward from
 // N = 8192 (PERF.md v12, v13). Its backward is not: dq, dk and dv already run side by side on
-// three streams (0.9x when split). The TF32 float32 forward (pass_tf32_fwd.cu): tf32_fwd_unsplit
-// applies the causal passes' rule to its own grid, and the op runs the mma.sync forward where that
-// wants a split; with three products at head dim 64 its forward and DQ are cut for two one-stage
-// blocks per SM where its blocks fill more than half the SMs (tf32_split_segments; PERF.md v30).
-// Other causal passes are not cut: uncut, their forward+backward was 1-5% faster from N = 4096
-// in the target sweeps of v11 and v12 (the forward within 2%, 5% faster at 4096), and with v13's
-// wgmma kernels the forward 3-12% and the forward+backward 0-6% faster.
+// three streams (0.9x when split). The TF32 float32 forward (pass_tf32_fwd.cu) has no split:
+// tf32_fwd_unsplit applies the causal passes' rule to its own grid, and the op runs the mma.sync
+// forward where that wants a split. Causal passes are not cut: uncut, their forward+backward was
+// 1-5% faster from N = 4096 in the target sweeps of v11 and v12 (the forward within 2%, 5%
+// faster at 4096), and with v13's wgmma kernels the forward 3-12% and the forward+backward
+// 0-6% faster.
 #include "chunk_kernel.cuh"
 
 namespace fastmax {
@@ -151,19 +150,6 @@ bool tf32_fwd_unsplit(const Params& p, bool allow) {
   GpuLimits gpu{};
   return !split_possible(p, allow, gpu) ||
          !half_idle(int64_t(p.batch) * p.heads_a * kTf32TilesPerHead, gpu);
-}
-
-int tf32_split_segments(const Params& p, bool allow, size_t smem) {
-  GpuLimits gpu{};
-  if (!split_possible(p, allow, gpu)) return 1;
-  const int64_t blocks = int64_t(p.batch) * p.heads_a * kTf32TilesPerHead;
-  if (half_idle(blocks, gpu) || blocks > gpu.sms ||
-      2 * (smem + kReservedPerBlock) > size_t(gpu.smem_per_sm))
-    return 1;
-  const int64_t wanted = 2 * int64_t(gpu.sms) / blocks;
-  const int64_t most = ((p.n + kChunk - 1) / kChunk) / kMinCutSegmentChunks;
-  const int64_t segments = wanted < most ? wanted : most;
-  return segments >= 2 ? static_cast<int>(segments) : 1;
 }
 
 }  // namespace fastmax

@@ -1,10 +1,9 @@
 """The causal float32 forward on TF32 wgmma products (csrc/pass_tf32_fwd.cu), on an sm_90a
-build, unsplit but in the last tests (the forward and DQ cut into segments): with TF32 allowed
-(``torch.set_float32_matmul_precision("high")``) one product per step at head_dim 64 and 128,
-against the float64 formula at TF32's tolerance; at the default precision three products per
-step at head_dim 64, at float32's tolerance. Gradients included: the causal backward passes at
-head_dim 64 run on the same kernel with three products (DK and DV with one query head per
-key/value head, else on mma.sync)."""
+build, unsplit: with TF32 allowed (``torch.set_float32_matmul_precision("high")``) one product
+per step at head_dim 64 and 128, against the float64 formula at TF32's tolerance; at the
+default precision three products per step at head_dim 64, at float32's tolerance. Gradients
+included: the causal backward passes at head_dim 64 run on the same kernel with three products
+(DK and DV with one query head per key/value head, else on mma.sync)."""
 
 from __future__ import annotations
 
@@ -281,54 +280,3 @@ def test_three_products_do_not_drift_over_many_chunks(monkeypatch):
     assert result["passed"], result
     assert result["out"] < 1e-6, result
     assert max(result[name] for name in ("dq", "dk", "dv")) < 5e-6, result
-
-
-# 68 blocks (34 heads, two tiles each): more than half of a Hopper GPU's SMs (114 or 132) and at
-# most all of them; 66 chunks (the last partial): two segments of at least 32 chunks.
-SPLIT_HEADS, SPLIT_N = 34, 4197
-
-
-def _split_applies() -> None:
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
-    assert 2 * SPLIT_HEADS <= sms < 4 * SPLIT_HEADS, f"{sms} SMs: the split's shapes need others"
-
-
-@hopper
-def test_three_products_split_matches_reference(monkeypatch):
-    """At the default precision with more than half the SMs' worth of blocks, the forward and
-    DQ split their sequence on the kernel (a pass of each segment's state, their combination,
-    the segments from their combined states: two kernel launches each, DK and DV one) and keep
-    the unsplit passes' accuracy: out within 1e-6 of the float64 formula, the gradients within
-    5e-6."""
-    _split_applies()
-    case = Case("cuda", "float32", True, 64, SPLIT_N, SPLIT_HEADS, SPLIT_HEADS, batch=1)
-    result, launches = _profiled(lambda: run_case(case, "cuda"), KERNEL, "combine_states")
-    assert launches == [6, 2]
-    assert result["passed"], result
-    assert result["out"] < 1e-6, result
-    assert max(result[name] for name in ("dq", "dk", "dv")) < 5e-6, result
-    forward = _forward(1, SPLIT_HEADS, SPLIT_N, head_dim=64)
-    assert _launches(forward) == 2
-    monkeypatch.setenv("FASTMAX_SEQUENCE_SPLIT", "0")
-    assert _launches(forward) == 1
-
-
-@hopper
-def test_split_inference_normalises_k_in_the_pass():
-    """Without autograd the split forward's state pass normalises k's rows as the segments'
-    passes do (k's norms from 1e-3 to 3e4): out within 1e-6 of the float64 formula."""
-    _split_applies()
-    gen = torch.Generator().manual_seed(13)
-    shape = (1, SPLIT_HEADS, SPLIT_N, 64)
-    scales = torch.tensor([1e-3, 1.0, 3e4]).repeat(SPLIT_N)[torch.randperm(SPLIT_N, generator=gen)]
-    q, k, v = (torch.randn(shape, generator=gen) for _ in "qkv")
-    inputs = [t.to("cuda") for t in (q, k * scales[:, None], v)]
-    with torch.no_grad():
-        out, launches = _profiled(
-            lambda: fastmax.fastmax_attention(*inputs, causal=True, backend="cuda"),
-            KERNEL,
-            "combine_states",
-        )
-        ref = fastmax.reference_attention(*(t.double() for t in inputs), causal=True)
-    assert launches == [2, 1]
-    assert relative_error(out, ref) < 1e-6
