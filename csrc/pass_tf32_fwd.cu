@@ -8,7 +8,7 @@
 //
 // One warpgroup per (batch, head, output tile of QT columns: 64 at head dim 128, 32 at 64, so
 // two tiles per head either way), 64-token chunks, two stages of cp.async (DK and DV one, with
-// two blocks per SM: pass_kernel). Per chunk:
+// two blocks per SM: kStagesOf). Per chunk:
 //   W   = a0 + a1 Q K^T (causal mask)  Q and K K-major in shared memory, 128-byte swizzle
 //   out = Q S + a0 sigma + W V         S^T published K-major, a1 folded in
 //   S  += K^T V                        K^T from registers, loaded from K's tile; the product
@@ -580,32 +580,36 @@ int tf32_parts(const Params& p) {
   return p.dim == 64 ? 2 : 0;
 }
 
+// Stages of a pass's tiles. DK and DV take one: they run side by side on two streams, and with
+// two blocks per SM each of their blocks has an SM's partner to hide its waits, where two stages
+// left one block per SM and the two passes in two waves (PERF.md v30).
+template <Kind KIND>
+constexpr int kStagesOf = KIND == kDk || KIND == kDv ? 1 : 2;
+
 // The kernel of a pass: the forward's with a's and b's rows normalised in it or not (a_eps,
 // b_eps); DV's with q's row scales taken from its tiles or not (b_eps); DK's with its key
-// scales; DQ's. DK and DV take one stage: they run side by side on two streams, and with two
-// blocks per SM each of their blocks has an SM's partner to hide its waits, where two stages
-// left one block per SM and the two passes in two waves (PERF.md v30).
+// scales; DQ's.
 template <int D, int PARTS, Kind KIND>
 auto pass_kernel(const Params& p) {
+  constexpr int ST = kStagesOf<KIND>;
   if constexpr (KIND == kFwd) {
-    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS, kFwd, 2>
-           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS, kFwd, 2>
-                           : tf32_fwd_kernel<D, false, false, PARTS, kFwd, 2>;
+    return p.b_eps > 0.f   ? tf32_fwd_kernel<D, true, true, PARTS, kFwd, ST>
+           : p.a_eps > 0.f ? tf32_fwd_kernel<D, true, false, PARTS, kFwd, ST>
+                           : tf32_fwd_kernel<D, false, false, PARTS, kFwd, ST>;
   } else if constexpr (KIND == kDv) {
-    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv, 1>
-                         : tf32_fwd_kernel<D, false, false, PARTS, kDv, 1>;
+    return p.b_eps > 0.f ? tf32_fwd_kernel<D, false, true, PARTS, kDv, ST>
+                         : tf32_fwd_kernel<D, false, false, PARTS, kDv, ST>;
   } else if constexpr (KIND == kDk) {
-    return tf32_fwd_kernel<D, false, true, PARTS, kDk, 1>;
+    return tf32_fwd_kernel<D, false, true, PARTS, kDk, ST>;
   } else {
-    return tf32_fwd_kernel<D, false, false, PARTS, kDq, 2>;
+    return tf32_fwd_kernel<D, false, false, PARTS, kDq, ST>;
   }
 }
 
 template <int D, int PARTS, Kind KIND = kFwd>
 cudaError_t launch_parts(const Params& p, cudaStream_t stream) {
   const auto kernel = pass_kernel<D, PARTS, KIND>(p);
-  constexpr int kStages = KIND == kDk || KIND == kDv ? 1 : 2;
-  const size_t smem = Tf32Shape<D, PARTS, kStages>::SMEM;
+  const size_t smem = Tf32Shape<D, PARTS, kStagesOf<KIND>>::SMEM;
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
   if (err != cudaSuccess) return err;
