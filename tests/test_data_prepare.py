@@ -396,7 +396,7 @@ def test_sigterm_mid_run_leaves_no_output(long_wiki, tokenizer_dir, tmp_path):
     assert leftovers(tmp_path), "the run never started writing"
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == prepare.INTERRUPTED
+    assert process.returncode == prepare.INTERRUPTED, stderr.decode(errors="replace")[-4000:]
     assert f"interrupted; {out} was not written".encode() in stderr
     assert not out.exists()
     assert leftovers(tmp_path) == []

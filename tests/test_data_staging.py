@@ -64,3 +64,39 @@ def test_interrupts_are_forgotten_when_the_block_ends(tmp_path):
     with interrupts_raise(), staged_folder(tmp_path / "out") as tmp:
         (tmp / "file").write_text("done")
     assert (tmp_path / "out" / "file").read_text() == "done"
+
+
+def test_an_interrupt_replaced_by_another_error_leaves_as_an_interrupt(tmp_path):
+    """Code that catches the KeyboardInterrupt and raises something else still reads as one."""
+    out = tmp_path / "out"
+    with (
+        pytest.raises(KeyboardInterrupt, match="signal 15, then RuntimeError") as caught,
+        interrupts_raise(),
+        staged_folder(out),
+    ):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)
+        except KeyboardInterrupt:
+            raise RuntimeError("cleanup failed half way") from None
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_without_a_signal_passes_unchanged():
+    with pytest.raises(ValueError, match="bad row"), interrupts_raise():
+        raise ValueError("bad row")
+
+
+def test_an_interrupt_right_after_the_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
+    real_mkdir = os.mkdir
+
+    def mkdir_then_interrupt(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        if ".partial-" in os.fspath(path):
+            raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), staged_folder(tmp_path / "out"):
+        pytest.fail("the block must not run")
+    assert list(tmp_path.iterdir()) == []

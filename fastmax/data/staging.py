@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,15 +32,23 @@ def staged_folder(out: Path) -> Iterator[Path]:
     out = Path(out)
     ensure_absent(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    # Created inside the try, so that an interrupt landing just after the mkdir still removes it.
+    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(8)}"
+    mine = True
     try:
+        try:
+            tmp.mkdir(mode=0o700)
+        except FileExistsError:
+            mine = False  # another run's folder: not this block's to remove
+            raise
         yield tmp
         if _received:
             raise KeyboardInterrupt(f"signal {_received[0]} arrived while {out} was being built")
         os.chmod(tmp, 0o755)
         os.rename(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if mine:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -50,6 +58,9 @@ def interrupts_raise() -> Iterator[None]:
 
     Each signal is also recorded until the block ends: Python drops an exception raised inside a
     finalizer, and a recorded signal still stops ``staged_folder`` from publishing its output.
+    Code that catches the KeyboardInterrupt where it lands (an import's bare ``except``, a
+    library's cleanup) may raise another error in its place; once a signal was recorded, any
+    error leaving the block leaves it as a KeyboardInterrupt caused by that error.
     """
 
     def interrupt(signum: int, frame: object) -> None:
@@ -60,6 +71,10 @@ def interrupts_raise() -> Iterator[None]:
     previous = {signum: signal.signal(signum, interrupt) for signum in _INTERRUPTS}
     try:
         yield
+    except Exception as error:
+        if _received:
+            raise KeyboardInterrupt(f"signal {_received[0]}, then {error!r}") from error
+        raise
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
