@@ -1,4 +1,4 @@
-# Prepared for a later session, not run: issue 9's every-N target sweep on the current tree, in
+# Issue 9's every-N target sweep on the current tree (run in session 42: ../h200-targets-v31), in
 # two calls on one warm one-GPU H200 (each under the 600 s a call may take; the first also
 # compiles fla's Triton kernels). Carry .whl (LitGPT and fla wheels). Usage on the device:
 #   bash results/profile/h200-v29-diagnostics/next-sweep.sh 128 9    # head dim, minutes
