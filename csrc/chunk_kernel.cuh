@@ -362,7 +362,11 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
           row_den[it] = r < n ? p.den[off + r] : 1.f;
         }
       }
-      for (int i = tid + (kBwdCols ? kChunk : 0); i < 2 * kChunk; i += THREADS) {
+      // One scalar per thread at most: an if, where a loop compiled to a trip count and an
+      // unrolled body that ptxas could not know runs once.
+      constexpr int kFirst = kBwdCols ? kChunk : 0;
+      static_assert(THREADS >= 2 * kChunk - kFirst, "one row scalar per thread");
+      if (const int i = tid + kFirst; i < 2 * kChunk) {
         const int r = i % kChunk;
         const bool ok = row0 + r < n;
         const float* rows = KIND == kDv ? p.beta : p.go;
