@@ -630,7 +630,8 @@ __global__ void __launch_bounds__(Shape<T, P, KIND>::THREADS, Shape<T, P, KIND>:
   };
   auto reduce_sigma = [&]() {
     if constexpr (!kMmaSigma) {
-      for (int col = tid; col < QTE; col += THREADS) {
+      static_assert(QTE <= THREADS, "one sigma column per thread");
+      if (const int col = tid; col < QTE) {
         float total = 0.f;
 #pragma unroll
         for (int w = 0; w < WARPS; ++w) total += s_sigma_part[w * QTE + col];

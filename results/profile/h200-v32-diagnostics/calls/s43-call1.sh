@@ -1,4 +1,4 @@
-# Prepared in session 42, not run (its device time was spent): for one H200, from the
+# Prepared in session 42 and run in session 43 as call 1 (one H200), from the
 # repository's root at 562c72d or later with unchanged kernels, carrying .device with base.tgz =
 # `git archive --format=tar.gz 7fd54e2 csrc fastmax setup.py pyproject.toml README.md`.
 # Labels: v0 = 7fd54e2; head = the working tree (aa71241's row-scalar copy as an if); sigma1 =
