@@ -160,9 +160,13 @@ struct Frag<float> {
   struct B {
     uint32_t hi[4], lo[4];  // two k8 halves of {(k = t, n = g), (k = t + 4, n = g)}
   };
+  // The high part is x rounded to TF32 (half away from zero, as cvt.rna, whose SASS adds the
+  // same 0x1000 but also tests for infinities and NaNs: four instructions where these take two).
+  // The low part goes raw: the unit ignores an operand's low 13 bits, so it multiplies the low
+  // part truncated to TF32 (relative error below 2^-21 of x, against rounding's 2^-22).
   __device__ static void put(uint32_t* hi, uint32_t* lo, int i, float x) {
-    hi[i] = to_tf32(x);
-    lo[i] = to_tf32(x - __uint_as_float(hi[i]));
+    hi[i] = (__float_as_uint(x) + 0x1000u) & 0xffffe000u;
+    lo[i] = __float_as_uint(x - __uint_as_float(hi[i]));
   }
 
   static constexpr int ld(int cols) { return cols + 4; }

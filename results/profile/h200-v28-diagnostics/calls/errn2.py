@@ -1,8 +1,8 @@
 """Causal, token normalisation, B=1, H=4 (unsplit with FASTMAX_SEQUENCE_SPLIT=0): relative
 errors of out, dq, dk and dv against the same formula in float64 on the same rounded inputs
 (the chunked torch path for N > 4096, the quadratic formula up to it), one line per
-configuration and N. Configurations: f32 (float32 at the default precision, head_dim 64),
-tf32-64 and tf32-128 (float32 with TF32 allowed), bf16-128 (bfloat16, head_dim 128)."""
+configuration and N. Configurations: f32 and f32-128 (float32 at the default precision, head_dim
+64 and 128; f32-128 added in session 43), tf32-64 and tf32-128 (float32 with TF32 allowed), bf16-128 (bfloat16, head_dim 128)."""
 
 import sys
 
@@ -13,6 +13,7 @@ from fastmax.correctness import relative_error
 
 CONFIGS = {
     "f32": (torch.float32, "highest", 64),
+    "f32-128": (torch.float32, "highest", 128),
     "tf32-64": (torch.float32, "high", 64),
     "tf32-128": (torch.float32, "high", 128),
     "bf16-128": (torch.bfloat16, "highest", 128),
