@@ -2,7 +2,8 @@
 errors of out, dq, dk and dv against the same formula in float64 on the same rounded inputs
 (the chunked torch path for N > 4096, the quadratic formula up to it), one line per
 configuration and N. Configurations: f32 and f32-128 (float32 at the default precision, head_dim
-64 and 128; f32-128 added in session 43), tf32-64 and tf32-128 (float32 with TF32 allowed), bf16-128 (bfloat16, head_dim 128)."""
+64 and 128; f32-128 added in session 43), tf32-64 and tf32-128 (float32 with TF32 allowed),
+bf16-128 (bfloat16, head_dim 128)."""
 
 import sys
 
