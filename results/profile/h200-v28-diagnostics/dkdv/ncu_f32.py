@@ -1,13 +1,16 @@
 """One float32 forward+backward at the default precision (B=4, H=16, N=16384, head_dim 64,
 causal, token normalisation) inside cudaProfilerStart/Stop, after three warm-up steps, for
 ncu --profile-from-start off: the forward, DQ, DK and DV on the wgmma kernel with
-dkdv-on-b22562d.diff (and keys-on-dkdv.diff) applied."""
+dkdv-on-b22562d.diff (and keys-on-dkdv.diff) applied. FASTMAX_NCU_HEAD_DIM=128 (added in
+session 43) takes head_dim 128, the mma.sync passes."""
+
+import os
 
 import torch
 
 from fastmax import fastmax_attention
 
-B, H, N, D = 4, 16, 16384, 64
+B, H, N, D = 4, 16, 16384, int(os.environ.get("FASTMAX_NCU_HEAD_DIM", "64"))
 assert torch.get_float32_matmul_precision() == "highest"
 g = torch.Generator(device="cuda").manual_seed(0)
 q, k, v, grad = (torch.randn(B, H, N, D, device="cuda", generator=g) for _ in range(4))
