@@ -55,6 +55,15 @@ __device__ __forceinline__ uint32_t to_tf32(float x) {
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
   return r;
 }
+// x truncated to TF32: what the unit reads of a raw float32 operand (its low 13 bits ignored).
+__device__ __forceinline__ uint32_t tf32_trunc(float x) {
+  return __float_as_uint(x) & 0xffffe000u;
+}
+// x rounded to TF32 half away from zero, as cvt.rna, without cvt.rna's test for infinities and
+// NaNs (its SASS adds the same 0x1000, then tests and selects: four instructions against two).
+__device__ __forceinline__ uint32_t tf32_round(float x) {
+  return tf32_trunc(__uint_as_float(__float_as_uint(x) + 0x1000u));
+}
 
 template <typename T>
 struct Frag;
@@ -160,12 +169,10 @@ struct Frag<float> {
   struct B {
     uint32_t hi[4], lo[4];  // two k8 halves of {(k = t, n = g), (k = t + 4, n = g)}
   };
-  // The high part is x rounded to TF32 (half away from zero, as cvt.rna, whose SASS adds the
-  // same 0x1000 but also tests for infinities and NaNs: four instructions where these take two).
-  // The low part goes raw: the unit ignores an operand's low 13 bits, so it multiplies the low
-  // part truncated to TF32 (relative error below 2^-21 of x, against rounding's 2^-22).
+  // The high part is x rounded to TF32; the low part goes raw, and the unit multiplies it
+  // truncated to TF32 (relative error below 2^-21 of x, against rounding's 2^-22).
   __device__ static void put(uint32_t* hi, uint32_t* lo, int i, float x) {
-    hi[i] = (__float_as_uint(x) + 0x1000u) & 0xffffe000u;
+    hi[i] = tf32_round(x);
     lo[i] = __float_as_uint(x - __uint_as_float(hi[i]));
   }
 

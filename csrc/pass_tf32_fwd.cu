@@ -103,10 +103,7 @@ __device__ __forceinline__ uint64_t desc32(const float* tile, int rows, int k0) 
 #endif
 
 #if FASTMAX_WGMMA
-// x truncated to TF32, and x's low part for three products, x - trunc(x) (exact).
-__device__ __forceinline__ uint32_t tf32_trunc(float x) {
-  return __float_as_uint(x) & 0xffffe000u;
-}
+// x's low part for three products, x - trunc(x) (exact).
 __device__ __forceinline__ float tf32_low(float x) { return x - __uint_as_float(tf32_trunc(x)); }
 // A fragments of three products from registers: fresh high parts (A registers must stay put
 // while the products run), and the low parts.
