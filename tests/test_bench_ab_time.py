@@ -9,6 +9,7 @@ import torch
 
 from fastmax.bench.ab_time import FIELDS, table
 from fastmax.cli import main
+from fastmax.environ import float32_matmul_precision
 
 
 def _rows(path):
@@ -168,3 +169,140 @@ def test_a_csv_without_the_normalize_column_reads_as_token(tmp_path):
         writer.writerow({**row, "label": "v14", "causal": "True"})
     (result,) = table(path, "v14")
     assert result["normalize"] == "token" and result["fwd_ms_ratio"] == pytest.approx(1.0)
+
+
+CPU = ["--shapes", "small", "--device", "cpu", "--backend", "torch"]
+
+
+def _record_precision(monkeypatch, fail: bool = False) -> list[str]:
+    """The float32 matmul precision in effect at each call of the op (raising when ``fail``)."""
+    import fastmax.bench.ab_time as ab_time
+
+    seen: list[str] = []
+    op = ab_time.fastmax_attention
+
+    def recorded(*args, **kwargs):
+        seen.append(torch.get_float32_matmul_precision())
+        if fail:
+            raise RuntimeError("the op failed")
+        return op(*args, **kwargs)
+
+    monkeypatch.setattr(ab_time, "fastmax_attention", recorded)
+    return seen
+
+
+def test_float32_precision_is_in_effect_for_the_op_recorded_and_restored(tmp_path, monkeypatch):
+    seen = _record_precision(monkeypatch)
+    path = tmp_path / "ab.csv"
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(path), "--dtype", "float32", *CPU]
+    with float32_matmul_precision("highest"):
+        assert main([*argv, "--float32-precision", "high"]) == 0
+        assert torch.get_float32_matmul_precision() == "highest"
+    assert seen and set(seen) == {"high"}
+    assert [r["float32_precision"] for r in _rows(path)] == ["high"] * 2
+
+
+def test_the_default_precision_is_the_current_setting(tmp_path, monkeypatch):
+    seen = _record_precision(monkeypatch)
+    path = tmp_path / "ab.csv"
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(path), *CPU]
+    with float32_matmul_precision("medium"):
+        assert main([*argv, "--dtype", "float32"]) == 0
+        assert main(argv) == 0  # bfloat16: what torch was set to
+    assert seen and set(seen) == {"medium"}
+    assert [(r["dtype"], r["float32_precision"]) for r in _rows(path)] == [
+        ("float32", "medium")
+    ] * 2 + [("bfloat16", "medium")] * 2
+
+
+def test_the_precision_is_restored_when_the_run_fails(tmp_path, monkeypatch, capsys):
+    seen = _record_precision(monkeypatch, fail=True)
+    path = tmp_path / "ab.csv"
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(path), "--dtype", "float32", *CPU]
+    with float32_matmul_precision("highest"):
+        assert main([*argv, "--float32-precision", "medium"]) == 2
+        assert torch.get_float32_matmul_precision() == "highest"
+    assert "float32 fwd: error: RuntimeError: the op failed" in capsys.readouterr().err
+    assert seen == ["medium"]
+    assert not path.exists()
+
+
+def test_table_keeps_two_precisions_apart(tmp_path, capsys):
+    path = tmp_path / "ab.csv"
+    shape = {"dtype": "float32", "B": 4, "H": 16, "N": 65536, "D": 128, "causal": True}
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for precision, fwd in (("highest", 19.8), ("high", 5.4), ("highest", 19.6), ("high", 5.2)):
+            writer.writerow(
+                {
+                    **shape,
+                    "label": "v32",
+                    "normalize": "token",
+                    "float32_precision": precision,
+                    "fwd_ms": fwd,
+                    "fwd_bwd_ms": 4 * fwd,
+                }
+            )
+    rows = {row["float32_precision"]: row for row in table(path, "v32")}
+    assert sorted(rows) == ["high", "highest"]
+    assert rows["highest"]["rounds"] == rows["high"]["rounds"] == 2
+    assert rows["highest"]["fwd_ms"] == pytest.approx(19.7)
+    assert rows["high"]["fwd_ms"] == pytest.approx(5.3)
+    assert rows["high"]["fwd_ms_ratio"] == pytest.approx(1.0)
+    assert main(["ab-time", "table", str(path), "--base", "v32"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert sum("float32 float32_precision=high B=4" in line for line in lines) == 1
+
+
+@pytest.mark.parametrize("columns", ["without", "empty"])
+def test_a_csv_without_a_precision_reads_as_highest(tmp_path, columns):
+    path = tmp_path / "ab.csv"
+    fields = [f for f in FIELDS if f != "float32_precision"] if columns == "without" else FIELDS
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for fwd in (5.4, 5.2):
+            writer.writerow(
+                {
+                    **dict.fromkeys(fields, "1"),
+                    "label": "base",
+                    "normalize": "token",
+                    "fwd_ms": fwd,
+                }
+                | ({"float32_precision": ""} if columns == "empty" else {})
+            )
+    (result,) = table(path, "base")
+    assert result["float32_precision"] == "highest" and result["rounds"] == 2
+    assert result["fwd_ms"] == pytest.approx(5.3)
+
+
+def test_a_run_into_a_csv_without_the_precision_column_is_refused(tmp_path, capsys):
+    path = tmp_path / "old.csv"
+    old = ",".join(f for f in FIELDS if f != "float32_precision")
+    path.write_text(f"{old}\nbase,float32,4,16,65536,128,True,token,5.4,57.0,10336.0,6144.0\n")
+    before = path.read_text()
+    argv = ["ab-time", "run", "--label", "base", "--csv", str(path), "--dtype", "float32", *CPU]
+    assert main(argv) == 2
+    assert "are not fastmax ab-time's" in capsys.readouterr().err
+    assert path.read_text() == before
+
+
+def test_a_precision_with_another_dtype_is_refused_naming_both_options(tmp_path, capsys):
+    path = tmp_path / "ab.csv"
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(path), *CPU]
+    assert main([*argv, "--float32-precision", "high"]) == 2
+    err = capsys.readouterr().err
+    assert "--float32-precision high" in err and "--dtype float32, not --dtype bfloat16" in err
+    assert not path.exists()
+
+
+def test_an_unknown_precision_is_refused_by_the_parser(tmp_path, capsys):
+    path = tmp_path / "ab.csv"
+    argv = ["ab-time", "run", "--label", "a", "--csv", str(path), "--dtype", "float32", *CPU]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--float32-precision", "tf32"])
+    assert stopped.value.code == 2
+    assert "--float32-precision: invalid choice: 'tf32'" in capsys.readouterr().err
+    assert not path.exists()

@@ -7,12 +7,14 @@ appending its rows under its own label to one CSV::
     fastmax ab-time run --label v9 --csv ab.csv      # under the second; repeat both
     fastmax ab-time table ab.csv --base v8
 
-A row holds the label, dtype, shape and normalisation (``--normalize``), the median forward and
-forward+backward times (CUDA events, 20 timed calls after 3, no cache flush) and the peak memory
-of one forward+backward above its inputs and output gradient (``peak_extra_mib``). ``table``
-prints, per shape and label, the median over the rounds and its ratio to the base label's. The
-``ab-*.csv`` files of ``results/profile/h200-v*-diagnostics/`` have these columns (those before
-v16 without ``normalize``: token normalisation).
+A row holds the label, dtype, shape, normalisation (``--normalize``) and float32 matmul
+precision (``--float32-precision``, float32 only; default: the process's setting), the median
+forward and forward+backward times (CUDA events, 20 timed calls after 3, no cache flush) and the
+peak memory of one forward+backward above its inputs and output gradient (``peak_extra_mib``).
+``table`` prints, per shape, precision and label, the median over the rounds and its ratio to the
+base label's. The ``ab-*.csv`` files of ``results/profile/h200-v*-diagnostics/`` have these
+columns but ``float32_precision``, read as "highest" (v32's ``ab-tf32.csv`` too, though a wrapper
+around ``run`` allowed TF32 there), and before v16 ``normalize``, read as "token".
 
 Where the CUDA op runs, ``run`` also records which compiled build each label timed (a digest of
 the loaded extension) in ``<csv>.builds.json`` and refuses a label whose build is another
@@ -37,6 +39,7 @@ from fastmax.bench.op_args import add_device_arguments, require_device
 from fastmax.bench.sweep_config import Timing
 from fastmax.bench.timing import measure
 from fastmax.correctness import DTYPES
+from fastmax.environ import float32_matmul_precision
 from fastmax.ops import _cuda, fastmax_attention
 
 FIELDS = (
@@ -48,6 +51,7 @@ FIELDS = (
     "D",
     "causal",
     "normalize",
+    "float32_precision",
     "fwd_ms",
     "fwd_bwd_ms",
     "peak_extra_mib",
@@ -66,8 +70,10 @@ SHAPE_SETS: dict[str, tuple[tuple[int, int, int, int, bool], ...]] = {
     ),
     "small": ((1, 2, 100, 32, True), (2, 4, 70, 64, False)),  # seconds on a CPU
 }
-# What a table row is grouped by (CSVs written before the normalize column: token).
-SHAPE_KEYS = ("dtype", "B", "H", "N", "D", "causal", "normalize")
+# What a table row is grouped by, and what CSVs written before a column read its value as.
+SHAPE_KEYS = ("dtype", "B", "H", "N", "D", "causal", "normalize", "float32_precision")
+LATER_COLUMNS = {"normalize": "token", "float32_precision": "highest"}
+PRECISIONS = ("highest", "high", "medium")
 TIMING = Timing(warmup=3, repeats=20, min_repeats=20, max_case_seconds=1e9, flush_mib=0)
 
 
@@ -77,9 +83,11 @@ def time_shape(
     device: str,
     backend: str,
     normalize: str = "token",
+    float32_precision: str | None = None,
 ) -> dict[str, Any]:
-    """One row: median forward and forward+backward times, and peak memory in MiB (None where
-    the device keeps no allocator statistics)."""
+    """One row: median forward and forward+backward times under ``float32_precision`` (None: the
+    current setting; restored afterwards), and peak memory in MiB (None where the device keeps
+    no allocator statistics)."""
     b, h, n, d, causal = shape
     dev = torch.device(device)
     gen = torch.Generator(device=dev).manual_seed(0)
@@ -97,11 +105,13 @@ def time_shape(
         torch.autograd.grad(out, (q, k, v), grad)
 
     times = {}
-    for name, fn in (("fwd", forward), ("fwd_bwd", forward_backward)):
-        result = measure(lambda fn=fn: fn, dev, TIMING)
-        if result.status != "ok":
-            raise ValueError(f"shape {shape} {dtype} {name}: {result.status} {result.reason}")
-        times[name] = result
+    with float32_matmul_precision(float32_precision):
+        precision = torch.get_float32_matmul_precision()
+        for name, fn in (("fwd", forward), ("fwd_bwd", forward_backward)):
+            result = measure(lambda fn=fn: fn, dev, TIMING)
+            if result.status != "ok":
+                raise ValueError(f"shape {shape} {dtype} {name}: {result.status} {result.reason}")
+            times[name] = result
     peak = times["fwd_bwd"].peak_mem_bytes
     return {
         "dtype": dtype,
@@ -111,11 +121,21 @@ def time_shape(
         "D": d,
         "causal": causal,
         "normalize": normalize,
+        "float32_precision": precision,
         "fwd_ms": times["fwd"].median_ms,
         "fwd_bwd_ms": times["fwd_bwd"].median_ms,
         "peak_extra_mib": None if peak is None else peak / 2**20,
         "qkv_mib": 3 * q.nbytes / 2**20,
     }
+
+
+def check_precision(dtype: str, float32_precision: str | None) -> None:
+    """Refuse a float32 matmul precision for another dtype, whose products it does not set."""
+    if float32_precision is not None and dtype != "float32":
+        raise ValueError(
+            f"--float32-precision {float32_precision}: sets float32 matmuls only; it needs "
+            f"--dtype float32, not --dtype {dtype}"
+        )
 
 
 def build_digest(device: str, backend: str) -> str | None:
@@ -169,15 +189,22 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def shape_of(row: dict[str, str]) -> tuple[str, ...]:
+    """A CSV row's SHAPE_KEYS values; a column the CSV lacks, or left empty, as LATER_COLUMNS."""
+    return tuple(
+        (row.get(key) or LATER_COLUMNS[key]) if key in LATER_COLUMNS else row[key]
+        for key in SHAPE_KEYS
+    )
+
+
 def table(path: Path, base: str) -> list[dict[str, Any]]:
-    """Per dtype, shape and label: medians over the rounds, rounds, and the ratios of the
-    medians to the base label's."""
+    """Per dtype, shape, normalisation, float32 precision and label: medians over the rounds,
+    rounds, and the ratios of the medians to the base label's."""
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     groups: dict[tuple, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        shape = (*(row[key] for key in SHAPE_KEYS[:-1]), row.get("normalize") or "token")
-        groups[shape][row["label"]].append(row)
+        groups[shape_of(row)][row["label"]].append(row)
     if not any(base in labels for labels in groups.values()):
         found = sorted({row["label"] for row in rows})
         raise ValueError(f"--base {base!r}: no rows of that label in {path} (labels: {found})")
@@ -212,6 +239,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--normalize", choices=("token", "seq_max"), default="token", help="q and k's normalisation"
     )
     run_p.add_argument(
+        "--float32-precision",
+        choices=PRECISIONS,
+        default=None,
+        help="torch.set_float32_matmul_precision for the run ('high': TF32 allowed), with --dtype "
+        "float32 only; default: the current setting",
+    )
+    run_p.add_argument(
         "--allow-same-build",
         action="store_true",
         help="time under this label a build that another label of the CSV timed (noise runs)",
@@ -225,13 +259,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Append one round of rows, or print the table of a CSV."""
     if args.action == "run":
+        check_precision(args.dtype, args.float32_precision)
         require_device(args.device)
         digest = build_digest(args.device, args.backend)
         check_build(args.csv, args.label, digest, args.allow_same_build)
         if digest is not None:
             print(f"fastmax ab-time: {args.label}: build {digest}", flush=True)
         for shape in SHAPE_SETS[args.shapes]:  # each row is kept as soon as it is measured
-            timed = time_shape(shape, args.dtype, args.device, args.backend, args.normalize)
+            timed = time_shape(
+                shape, args.dtype, args.device, args.backend, args.normalize, args.float32_precision
+            )
             row = {"label": args.label, **timed}
             append_rows(args.csv, [row])
             print(row, flush=True)
@@ -244,7 +281,8 @@ def run(args: argparse.Namespace) -> int:
             for key in ("fwd_ms", "fwd_bwd_ms")
         )
         print(
-            f"{row['dtype']} B={row['B']} H={row['H']} N={row['N']} D={row['D']} "
+            f"{row['dtype']} float32_precision={row['float32_precision']} "
+            f"B={row['B']} H={row['H']} N={row['N']} D={row['D']} "
             f"causal={row['causal']} {row['normalize']} {row['label']}: "
             f"fwd {row['fwd_ms']:.4g} ms, "
             f"fwd+bwd {row['fwd_bwd_ms']:.4g} ms ({row['rounds']} rounds; / {args.base}: "
